@@ -1,0 +1,39 @@
+# Entry points. Each target delegates to a script that owns the logic, so that CI, users and
+# tests run the same code. See README.md.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+.PHONY: help bootstrap venv cluster-up cluster-down server test test-fast lint demo bench
+
+help: ## list targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+
+venv: ## project virtualenv with pinned Python dependencies only
+	@bash toolchain/venv.sh
+
+bootstrap: ## virtualenv + Pulumi CLI, plugins, Kubernetes binaries, kwok (cached outside the repo)
+	@bash toolchain/bootstrap.sh
+
+cluster-up: ## start the local kwok cluster (prints its kubeconfig)
+	@bash toolchain/cluster.sh up
+
+cluster-down: ## stop the local kwok cluster, leaving no process or port behind
+	@bash toolchain/cluster.sh down
+
+server: ## run the local ConfigHub server in the foreground (embedded default)
+	@bash toolchain/venv.sh >/dev/null && .venv/bin/python -m confighub_local serve
+
+test: ## the full suite: bootstrap (cached), cluster, every test, teardown
+	@bash toolchain/test.sh
+
+test-fast: ## tests that need neither the built toolchain nor a cluster
+	@bash toolchain/venv.sh >/dev/null && .venv/bin/python -m pytest -m "not engine and not cluster" -q
+
+lint: ## ruff and mypy
+	@bash toolchain/venv.sh >/dev/null && .venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/mypy components confighub_local policies preview_comment
+
+demo: ## local ConfigHub + local cluster + pulumi up of dev, staging and prod
+	@bash scripts/demo.sh
+
+bench: ## benchmarks (print measured figures)
+	@bash toolchain/venv.sh >/dev/null && .venv/bin/python benchmarks/server_bench.py

@@ -140,7 +140,7 @@ SERVICES: tuple[ServiceSpec, ...] = (
     ServiceSpec(
         name="database",
         image="database",
-        tech="H2/Java",
+        tech="h2-java",
         layer=Layer.DATA,
         ports=(PortSpec(name="tcp", port=18082), PortSpec(name="pg", port=18083)),
         needs=(),
@@ -164,7 +164,7 @@ SERVICES: tuple[ServiceSpec, ...] = (
     ServiceSpec(
         name="reference-data",
         image="reference-data",
-        tech="Node/NestJS",
+        tech="node-nestjs",
         layer=Layer.BACKEND,
         ports=(PortSpec(name="http", port=18085),),
         needs=(),
@@ -181,7 +181,7 @@ SERVICES: tuple[ServiceSpec, ...] = (
     ServiceSpec(
         name="trade-feed",
         image="trade-feed",
-        tech="Node/Socket.IO",
+        tech="node-socketio",
         layer=Layer.BACKEND,
         ports=(PortSpec(name="http", port=18086),),
         needs=(),
@@ -195,7 +195,7 @@ SERVICES: tuple[ServiceSpec, ...] = (
     ServiceSpec(
         name="people-service",
         image="people-service",
-        tech=".NET/ASP.NET Core",
+        tech="dotnet-aspnetcore",
         layer=Layer.BACKEND,
         ports=(PortSpec(name="http", port=18089),),
         needs=(),
@@ -211,7 +211,7 @@ SERVICES: tuple[ServiceSpec, ...] = (
     ServiceSpec(
         name="account-service",
         image="account-service",
-        tech="Java/Spring Boot",
+        tech="java-spring-boot",
         layer=Layer.BACKEND,
         ports=(PortSpec(name="http", port=18088),),
         needs=("database", "people-service"),
@@ -229,7 +229,7 @@ SERVICES: tuple[ServiceSpec, ...] = (
     ServiceSpec(
         name="position-service",
         image="position-service",
-        tech="Java/Spring Boot",
+        tech="java-spring-boot",
         layer=Layer.BACKEND,
         ports=(PortSpec(name="http", port=18090),),
         needs=("database",),
@@ -244,7 +244,7 @@ SERVICES: tuple[ServiceSpec, ...] = (
     ServiceSpec(
         name="trade-processor",
         image="trade-processor",
-        tech="Java/Spring Boot",
+        tech="java-spring-boot",
         layer=Layer.BACKEND,
         ports=(PortSpec(name="http", port=18091),),
         needs=("database", "trade-feed"),
@@ -264,7 +264,7 @@ SERVICES: tuple[ServiceSpec, ...] = (
     ServiceSpec(
         name="trade-service",
         image="trade-service",
-        tech="Java/Spring Boot",
+        tech="java-spring-boot",
         layer=Layer.BACKEND,
         ports=(PortSpec(name="http", port=18092),),
         needs=("reference-data", "account-service", "trade-feed", "people-service"),
@@ -284,7 +284,7 @@ SERVICES: tuple[ServiceSpec, ...] = (
     ServiceSpec(
         name="web-front-end",
         image="web-front-end-angular",
-        tech="Angular",
+        tech="angular",
         layer=Layer.FRONTEND,
         ports=(PortSpec(name="http", port=18093),),
         # The browser calls every backend through the ingress; start after all of them.

@@ -1,0 +1,47 @@
+"""Containers run as non-root, cannot escalate privileges and are not privileged."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from pulumi_policy import ResourceValidationPolicy
+
+from .base import RuleContext, container_name, object_policy
+from .objects import KubeObject
+from .values import UNKNOWN, dig
+
+
+def check(obj: KubeObject, ctx: RuleContext) -> Iterator[str]:
+    spec = obj.pod_spec() or {}
+    pod_non_root = dig(spec, "securityContext", "runAsNonRoot")
+    for container in obj.containers(include_init=True):
+        name = container_name(container)
+        own = dig(container, "securityContext", "runAsNonRoot")
+        non_root = own if own is not None else pod_non_root
+        if non_root is not True and non_root is not UNKNOWN:
+            yield (
+                f"{obj.origin}: container '{name}' may run as root; set "
+                "securityContext.runAsNonRoot: true on the pod or the container "
+                "(with a runAsUser the image supports)."
+            )
+        escalation = dig(container, "securityContext", "allowPrivilegeEscalation")
+        if escalation is not False and escalation is not UNKNOWN:
+            yield (
+                f"{obj.origin}: container '{name}' allows privilege escalation; set "
+                "securityContext.allowPrivilegeEscalation: false on it."
+            )
+        if dig(container, "securityContext", "privileged") is True:
+            yield (
+                f"{obj.origin}: container '{name}' is privileged; remove "
+                "securityContext.privileged (or set it to false)."
+            )
+
+
+def policies() -> list[ResourceValidationPolicy]:
+    return [
+        object_policy(
+            "pod-security",
+            "Containers must run as non-root, without privilege escalation, never privileged.",
+            check,
+        )
+    ]

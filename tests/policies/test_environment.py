@@ -1,0 +1,69 @@
+"""How the pack decides prod, its default level, unknown preview values, the pack's shape."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from pulumi_policy import EnforcementLevel, proxy
+
+from policies.environment import default_enforcement_level, environment_of_name, stack_environment
+from policies.pack import build_policies
+from policies.values import UNKNOWN, plain
+from tests.policies.factories import DEPLOYMENT, RunResource, container, good_deployment
+
+
+@pytest.mark.parametrize(
+    ("name", "env"),
+    [
+        ("prod", "prod"),
+        ("prod-eu", "prod"),
+        ("eu_production", "prod"),
+        ("organization/traderx/prod", "prod"),
+        ("staging", "staging"),
+        ("stage-2", "staging"),
+        ("dev", "dev"),
+        ("product-demo", "dev"),
+        ("", "dev"),
+    ],
+)
+def test_environment_from_stack_name(name: str, env: str) -> None:
+    assert environment_of_name(name) == env
+
+
+def test_default_level_mandatory_only_for_prod() -> None:
+    assert default_enforcement_level("prod") == EnforcementLevel.MANDATORY
+    assert default_enforcement_level("staging") == EnforcementLevel.ADVISORY
+    assert default_enforcement_level("dev") == EnforcementLevel.ADVISORY
+
+
+def test_policy_config_environment_overrides_stack(stack: Any) -> None:
+    stack("dev")
+    assert stack_environment() == "dev"
+    assert stack_environment({"environment": "prod"}) == "prod"
+    with pytest.raises(ValueError, match="policy config 'environment' is 'qa'"):
+        stack_environment({"environment": "qa"})
+
+
+def test_unknown_preview_values_are_not_judged(run_resource: RunResource) -> None:
+    dep = good_deployment()
+    container(dep)["image"] = proxy.UNKNOWN_STRING_VALUE
+    dep["spec"]["replicas"] = proxy.UNKNOWN_NUMBER_VALUE
+    assert plain(dep)["spec"]["replicas"] is UNKNOWN
+    assert run_resource("images-pinned", DEPLOYMENT, dep) == []
+    assert run_resource("replicas-within-bounds", DEPLOYMENT, dep) == []
+
+
+def test_plain_unwraps_the_sdk_proxy() -> None:
+    wrapped = proxy.unknown_checking_proxy({"a": {"b": [proxy.UNKNOWN_STRING_VALUE, "x"]}})
+    with pytest.raises(proxy.UnknownValueError):
+        _ = wrapped["a"]["b"][0]
+    assert plain(wrapped) == {"a": {"b": [UNKNOWN, "x"]}}
+
+
+def test_pack_has_unique_names_with_descriptions() -> None:
+    policies = build_policies()
+    names = [p.name for p in policies]
+    assert len(names) == len(set(names)) == 11
+    assert all(p.description and p.config_schema for p in policies)
+    assert all("environment" in p.config_schema.properties for p in policies if p.config_schema)

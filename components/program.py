@@ -1,0 +1,134 @@
+"""The program behind `pulumi up -s dev|staging|prod`: config → settings → components → outputs.
+
+Settings are validated first (`load_settings`), so every configuration mistake fails before
+any resource is declared or any API is called.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+from pulumi.runtime import config as runtime_config
+
+from components.catalog import START_ORDER
+from components.environment import (
+    EnvironmentArgs,
+    SharedLayout,
+    SharedLayoutArgs,
+    TraderXEnvironment,
+    Upstream,
+)
+from components.settings import ConfigError, Settings, load_settings
+
+DEFAULT_DEV_DB_PASSWORD = "sa"  # the images' public default; prod must set its own secret
+
+
+def read_settings() -> Settings:
+    """All stack config (`ns:key` → value) of this run, validated."""
+    raw: dict[str, Any] = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
+    return load_settings(
+        raw, project=pulumi.get_project(), stack=pulumi.get_stack(), environ=os.environ
+    )
+
+
+def kubernetes_provider(settings: Settings) -> k8s.Provider:
+    """Explicit provider from stack config; nothing falls back to an ambient context silently."""
+    return k8s.Provider(
+        f"k8s-{settings.environment}",
+        kubeconfig=settings.kubeconfig,
+        context=settings.kube_context,
+    )
+
+
+def _checked_prefix(settings: Settings, upstream_prefix: Any, configured: bool) -> Any:
+    def check(prefix: str) -> str:
+        if configured and prefix != settings.prefix:
+            raise ConfigError(
+                f"traderx:prefix = {settings.prefix!r}: the upstream stack "
+                f"{settings.upstream_stack} uses {prefix!r}; a downstream stack must use the "
+                "upstream's prefix (unset traderx:prefix here)"
+            )
+        return prefix
+
+    return pulumi.Output.from_input(upstream_prefix).apply(check)
+
+
+def build(settings: Settings, prefix_configured: bool = False) -> dict[str, Any]:
+    """Declare everything of one stack and return its outputs (also exported)."""
+    provider = kubernetes_provider(settings)
+    password = pulumi.Output.secret(
+        settings.database_password.get_secret_value()
+        if settings.database_password
+        else DEFAULT_DEV_DB_PASSWORD
+    )
+    outputs: dict[str, Any] = {
+        "environment": settings.environment,
+        "namespace": settings.namespace,
+    }
+    if settings.upstream_environment is None:
+        shared = SharedLayout("traderx-shared", SharedLayoutArgs(settings=settings))
+        prefix: Any = settings.prefix
+        upstream = Upstream(
+            space_id=shared.base_space.space_id,
+            unit_ids={c: u.unit_id for c, u in shared.units.items()},
+            unit_revisions={c: u.head_revision_num for c, u in shared.units.items()},
+            upgrade_with_head=True,
+        )
+        outputs["spaceIds"] = {
+            "base": shared.base_space.space_id,
+            "filters": shared.filters_space.space_id,
+        }
+        outputs["filterIds"] = {k: f.filter_id for k, f in shared.filters.items()}
+        outputs["setFilterIds"] = {k: st.filter_id for k, st in shared.sets.items()}
+        outputs["baseUnitIds"] = upstream.unit_ids
+    else:
+        ref = pulumi.StackReference(settings.upstream_stack or "")
+        prefix = _checked_prefix(settings, ref.require_output("prefix"), prefix_configured)
+        unit_ids = ref.require_output("unitIds")
+        upstream = Upstream(
+            space_id=ref.require_output("envSpaceId"),
+            unit_ids={c: unit_ids.apply(lambda d, c=c: d[c]) for c in START_ORDER},
+            pins=dict(settings.promote),
+        )
+        outputs["spaceIds"] = {}
+        outputs["upstreamStack"] = settings.upstream_stack
+        outputs["promoted"] = dict(settings.promote)
+    env = TraderXEnvironment(
+        f"traderx-{settings.environment}",
+        EnvironmentArgs(
+            settings=settings, prefix=prefix, upstream=upstream, database_password=password
+        ),
+        k8s_provider=provider,
+    )
+    outputs["prefix"] = prefix
+    outputs["spaceIds"] = {**outputs["spaceIds"], settings.environment: env.space.space_id}
+    outputs["envSpaceId"] = env.space.space_id
+    outputs["workerId"] = env.worker.worker_id
+    outputs["targetId"] = env.target.target_id
+    outputs["unitIds"] = {c: u.unit_id for c, u in env.units.items()}
+    outputs["unitRevisions"] = {c: u.head_revision_num for c, u in env.units.items()}
+    outputs["liveRevisions"] = {c: u.live_revision_num for c, u in env.units.items()}
+    outputs["images"] = {
+        svc: env.promoted_images.get(svc, settings.image_for(svc))
+        for svc in START_ORDER
+        if svc not in ("namespace", "ingress")
+    }
+    scheme = "https" if settings.ingress.tls else "http"
+    outputs["urls"] = {
+        "app": f"{scheme}://{settings.host}/",
+        "confighub": settings.confighub.url,
+        "space": pulumi.Output.concat(settings.confighub.url, "/api/space/", env.space.space_id),
+    }
+    for key, value in outputs.items():
+        pulumi.export(key, value)
+    return outputs
+
+
+def main() -> None:
+    """Entry point used by __main__.py."""
+    raw_prefix = runtime_config.get_config("traderx:prefix")
+    settings = read_settings()
+    build(settings, prefix_configured=bool(raw_prefix))

@@ -1,0 +1,5 @@
+"""`python -m confighub_local ...`"""
+
+from confighub_local.cli import cli
+
+cli()

@@ -1,0 +1,101 @@
+"""Application factory: store, organization bootstrap, auth, routers under /api."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from confighub_local import errors, hooks  # noqa: F401  (hooks registers per-kind rules)
+from confighub_local.auth import load_or_create_token
+from confighub_local.context import ServerState
+from confighub_local.db import Store
+from confighub_local.db.store import new_id, now
+from confighub_local.middleware import AuthMiddleware
+from confighub_local.routes import entities, meta, spaces, units
+
+log = logging.getLogger("confighub_local")
+
+
+@dataclass
+class Settings:
+    db: str = "confighub-local.db"
+    host: str = "127.0.0.1"
+    port: int = 8765
+    token_file: Path | None = None
+    token: str | None = None  # explicit token (tests); wins over file and environment
+
+
+def _bootstrap_org(store: Store) -> tuple[str, str]:
+    """One default organization and its one user, created on first start."""
+    org_id = store.meta_get("org_id")
+    user_id = store.meta_get("user_id")
+    if org_id and user_id:
+        return org_id, user_id
+    org_id, user_id, stamp = new_id(), new_id(), now()
+    with store.tx():
+        store.insert(
+            "Organization",
+            org_id,
+            {
+                "OrganizationID": org_id,
+                "Slug": "default",
+                "DisplayName": "Default organization",
+                "ExternalID": "local",
+                "Labels": {},
+                "Annotations": {},
+                "CreatedAt": stamp,
+                "UpdatedAt": stamp,
+                "Version": 1,
+                "EntityType": "Organization",
+            },
+            slug="default",
+        )
+        store.insert(
+            "User",
+            user_id,
+            {
+                "UserID": user_id,
+                "Slug": "local",
+                "Username": "local",
+                "DisplayName": "Local user",
+                "ExternalID": "local",
+                "CreatedAt": stamp,
+                "UpdatedAt": stamp,
+                "Version": 1,
+                "EntityType": "User",
+            },
+            slug="local",
+        )
+        store.meta_set("org_id", org_id)
+        store.meta_set("user_id", user_id)
+    return org_id, user_id
+
+
+def create_app(settings: Settings) -> FastAPI:
+    store = Store(settings.db)
+    if settings.token:
+        token = settings.token
+    else:
+        token, _ = load_or_create_token(settings.token_file, settings.db, settings.port)
+    org_id, user_id = _bootstrap_org(store)
+    state = ServerState(store=store, token=token, org_id=org_id, user_id=user_id)
+    app = FastAPI(title="confighub-local", docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.chub = state
+    errors.install(app)
+    for router in (meta.router, spaces.router, units.router, entities.router):
+        app.include_router(router, prefix="/api")
+
+    @app.get("/healthz")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    app.add_middleware(AuthMiddleware, state=state)
+    return app
+
+
+def random_token() -> str:
+    return "chl_" + secrets.token_urlsafe(32)

@@ -1,0 +1,44 @@
+"""Command line: `serve` runs the API (and optionally the Kubernetes bridge worker)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+import uvicorn
+
+from confighub_local.app import Settings, create_app
+
+cli = typer.Typer(add_completion=False, help="Local ConfigHub-compatible server.")
+
+
+@cli.command()
+def serve(
+    db: Annotated[str, typer.Option(help="SQLite file, or :memory:")] = "confighub-local.db",
+    host: Annotated[str, typer.Option(help="listen address")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="listen port")] = 8765,
+    token_file: Annotated[
+        Path | None, typer.Option(help="file holding the API token (else CONFIGHUB_TOKEN)")
+    ] = None,
+    kubeconfig: Annotated[
+        Path | None, typer.Option(help="run the Kubernetes bridge worker against this cluster")
+    ] = None,
+    log_level: Annotated[str, typer.Option(help="log level")] = "warning",
+) -> None:
+    """Serve the API under /api until interrupted."""
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(name)s %(message)s")
+    settings = Settings(db=db, host=host, port=port, token_file=token_file)
+    app = create_app(settings)
+    if kubeconfig is not None:
+        app.state.chub.extras["kubeconfig"] = str(kubeconfig)
+    uvicorn.run(app, host=host, port=port, log_level=log_level.lower(), access_log=False)
+
+
+@cli.command()
+def version() -> None:
+    """Print the server version."""
+    from confighub_local import __version__
+
+    typer.echo(__version__)

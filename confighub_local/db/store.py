@@ -1,0 +1,208 @@
+"""Document store over SQLite: one write transaction per API write, WAL, fsync on commit.
+
+Every request runs under one lock on one connection: SQLite serialises writers anyway, and a
+single connection keeps `:memory:` databases (tests) and files (default) on the same code path.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+import threading
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Any
+
+from confighub_local.db.migrations import migrate
+
+Doc = dict[str, Any]
+
+
+def now() -> str:
+    """Timestamps as the API serialises them (RFC 3339, UTC, microseconds)."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+@lru_cache(maxsize=512)
+def _compile(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern)
+
+
+def _regexp(pattern: str | None, value: Any) -> int | None:
+    if pattern is None or value is None:
+        return None
+    return 1 if _compile(pattern).search(str(value)) else 0
+
+
+class Store:
+    """The server's only access to SQLite."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._lock = threading.RLock()
+        self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._conn.create_function("regexp", 2, _regexp, deterministic=True)
+        if path != ":memory:":
+            self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("PRAGMA synchronous=FULL")
+        self._conn.execute("PRAGMA case_sensitive_like=ON")
+        self._conn.execute("PRAGMA busy_timeout=5000")
+        self.schema_version = migrate(self._conn)
+        self._depth = 0
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    @contextmanager
+    def tx(self) -> Iterator[Store]:
+        """A write transaction; nested use joins the outer one. Rolls back on any error."""
+        with self._lock:
+            if self._depth:
+                self._depth += 1
+                try:
+                    yield self
+                finally:
+                    self._depth -= 1
+                return
+            self._conn.execute("BEGIN IMMEDIATE")
+            self._depth = 1
+            try:
+                yield self
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            else:
+                self._conn.execute("COMMIT")
+            finally:
+                self._depth = 0
+
+    @contextmanager
+    def read(self) -> Iterator[Store]:
+        with self._lock:
+            yield self
+
+    def sql(self, query: str, params: tuple[Any, ...] | list[Any] = ()) -> list[tuple[Any, ...]]:
+        """Raw SQL (used by the benchmark's baseline and by joins the helpers do not cover)."""
+        with self._lock:
+            return list(self._conn.execute(query, params))
+
+    # -- meta ---------------------------------------------------------------------------------
+
+    def meta_get(self, key: str) -> str | None:
+        rows = self.sql("SELECT value FROM meta WHERE key = ?", (key,))
+        return rows[0][0] if rows else None
+
+    def meta_set(self, key: str, value: str) -> None:
+        with self.tx():
+            self._conn.execute(
+                "INSERT INTO meta VALUES (?, ?) "
+                "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                (key, value),
+            )
+
+    # -- documents ----------------------------------------------------------------------------
+
+    @staticmethod
+    def _load(row: tuple[Any, ...]) -> Doc:
+        doc: Doc = json.loads(row[1])
+        doc["CursorID"] = row[0]
+        return doc
+
+    def get(self, kind: str, entity_id: str) -> Doc | None:
+        rows = self.sql(
+            "SELECT cursor, doc FROM entities WHERE kind = ? AND id = ?", (kind, entity_id)
+        )
+        return self._load(rows[0]) if rows else None
+
+    def get_by_slug(self, kind: str, space_id: str | None, slug: str) -> Doc | None:
+        rows = self.sql(
+            "SELECT cursor, doc FROM entities WHERE kind = ? AND space_id IS ? AND slug = ?",
+            (kind, space_id, slug),
+        )
+        return self._load(rows[0]) if rows else None
+
+    def insert(
+        self,
+        kind: str,
+        entity_id: str,
+        doc: Doc,
+        *,
+        space_id: str | None = None,
+        parent_id: str | None = None,
+        slug: str | None = None,
+    ) -> Doc:
+        with self.tx():
+            doc.pop("CursorID", None)
+            cur = self._conn.execute(
+                "INSERT INTO entities (kind, id, space_id, parent_id, slug, doc) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (kind, entity_id, space_id, parent_id, slug, json.dumps(doc)),
+            )
+            doc["CursorID"] = cur.lastrowid
+        return doc
+
+    def replace(self, kind: str, entity_id: str, doc: Doc, *, slug: str | None = None) -> Doc:
+        with self.tx():
+            cursor = doc.pop("CursorID", None)
+            self._conn.execute(
+                "UPDATE entities SET doc = ?, slug = COALESCE(?, slug) WHERE kind = ? AND id = ?",
+                (json.dumps(doc), slug, kind, entity_id),
+            )
+            if cursor is not None:
+                doc["CursorID"] = cursor
+        return doc
+
+    def delete(self, kind: str, entity_id: str) -> None:
+        with self.tx():
+            self._conn.execute("DELETE FROM entities WHERE kind = ? AND id = ?", (kind, entity_id))
+
+    def delete_children(self, parent_id: str) -> None:
+        with self.tx():
+            self._conn.execute("DELETE FROM entities WHERE parent_id = ?", (parent_id,))
+
+    def select(
+        self,
+        kind: str,
+        *,
+        where_sql: str = "",
+        params: list[Any] | None = None,
+        joins: str = "",
+        space_id: str | None = None,
+        parent_id: str | None = None,
+        order: str = "e.cursor",
+        limit: int | None = None,
+    ) -> list[Doc]:
+        """Documents of one kind matching an already-translated `where` fragment over alias `e`."""
+        clauses = ["e.kind = ?"]
+        args: list[Any] = [kind]
+        if space_id is not None:
+            clauses.append("e.space_id = ?")
+            args.append(space_id)
+        if parent_id is not None:
+            clauses.append("e.parent_id = ?")
+            args.append(parent_id)
+        query = f"SELECT e.cursor, e.doc FROM entities e {joins} WHERE {' AND '.join(clauses)}"
+        if where_sql:
+            query += f" AND ({where_sql})"
+            args.extend(params or [])
+        query += f" ORDER BY {order}"
+        if limit is not None:
+            query += f" LIMIT {int(limit)}"
+        return [self._load(row) for row in self.sql(query, args)]
+
+    def count(self, kind: str, *, space_id: str | None = None) -> int:
+        if space_id is None:
+            return int(self.sql("SELECT count(*) FROM entities WHERE kind = ?", (kind,))[0][0])
+        rows = self.sql(
+            "SELECT count(*) FROM entities WHERE kind = ? AND space_id = ?", (kind, space_id)
+        )
+        return int(rows[0][0])

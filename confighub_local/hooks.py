@@ -1,0 +1,77 @@
+"""Per-kind validation and defaults run inside create/update transactions."""
+
+from __future__ import annotations
+
+import secrets
+
+from confighub_local.context import ServerState
+from confighub_local.db.store import Doc
+from confighub_local.errors import ApiError
+from confighub_local.service import hook
+from confighub_local.where import WhereError, compile_where
+
+_FILTERABLE = {
+    "Unit",
+    "Space",
+    "Link",
+    "Target",
+    "BridgeWorker",
+    "Tag",
+    "ChangeSet",
+    "Trigger",
+    "Filter",
+    "Revision",
+    "View",
+    "Invocation",
+    "UnitEvent",
+    "QueuedOperation",
+}
+
+
+@hook("Filter")
+def _filter(st: ServerState, space: Doc | None, doc: Doc, old: Doc | None) -> None:
+    if doc["From"] not in _FILTERABLE:
+        raise ApiError(400, f"Filter.From {doc['From']!r} is not a filterable entity type")
+    if doc.get("Where"):
+        try:
+            compile_where(doc["Where"], doc["From"])
+        except WhereError as exc:
+            raise ApiError(400, f"Filter.Where is invalid: {exc}") from None
+
+
+@hook("BridgeWorker")
+def _worker(st: ServerState, space: Doc | None, doc: Doc, old: Doc | None) -> None:
+    doc["Secret"] = old["Secret"] if old and old.get("Secret") else secrets.token_urlsafe(32)
+    doc.setdefault("Condition", "Disconnected")
+
+
+@hook("Target")
+def _target(st: ServerState, space: Doc | None, doc: Doc, old: Doc | None) -> None:
+    worker = st.store.get("BridgeWorker", doc["BridgeWorkerID"])
+    if worker is None or (space is not None and worker["SpaceID"] != space["SpaceID"]):
+        raise ApiError(
+            400, f"Target.BridgeWorkerID {doc['BridgeWorkerID']} is not a worker in this space"
+        )
+    doc.setdefault("Parameters", "")
+
+
+@hook("Link")
+def _link(st: ServerState, space: Doc | None, doc: Doc, old: Doc | None) -> None:
+    from_unit = st.store.get("Unit", doc["FromUnitID"])
+    if from_unit is None or (space is not None and from_unit["SpaceID"] != space["SpaceID"]):
+        raise ApiError(400, f"Link.FromUnitID {doc['FromUnitID']} is not a unit in this space")
+    to_unit = st.store.get("Unit", doc["ToUnitID"])
+    if to_unit is None:
+        raise ApiError(400, f"Link.ToUnitID {doc['ToUnitID']} does not name an existing Unit")
+    doc["ToSpaceID"] = to_unit["SpaceID"]
+
+
+@hook("Trigger")
+def _trigger(st: ServerState, space: Doc | None, doc: Doc, old: Doc | None) -> None:
+    from confighub_local.functions import REGISTRY
+
+    name = doc.get("FunctionName") or ""
+    if name not in REGISTRY:
+        raise ApiError(400, f"Trigger.FunctionName {name!r} is not a known function")
+    doc.setdefault("Validating", REGISTRY[name].signature.get("Validating", False))
+    doc.setdefault("Disabled", False)

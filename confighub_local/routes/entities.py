@@ -1,0 +1,147 @@
+"""Space-scoped CRUD for the simple entities (filter, link, target, bridge_worker, tag,
+change_set, trigger, view, invocation) plus their org-wide listings, from one template."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Request
+
+from confighub_local import service
+from confighub_local.db.store import Doc
+from confighub_local.kinds import BRIDGE_WORKER, SIMPLE_KINDS, Kind
+from confighub_local.routes.common import JSON, flag, ok, st_of, user_only
+
+router = APIRouter()
+
+# related entities an Extended<Kind> wrapper names, per kind: wrapper key -> (field, kind)
+_RELATED: dict[str, dict[str, tuple[str, str]]] = {
+    "Filter": {"FromSpace": ("FromSpaceID", "Space")},
+    "Link": {
+        "FromUnit": ("FromUnitID", "Unit"),
+        "ToUnit": ("ToUnitID", "Unit"),
+        "ToSpace": ("ToSpaceID", "Space"),
+    },
+    "Target": {"BridgeWorker": ("BridgeWorkerID", "BridgeWorker")},
+    "Tag": {"ChangeSet": ("ChangeSetID", "ChangeSet")},
+    "ChangeSet": {"StartTag": ("StartTagID", "Tag"), "EndTag": ("EndTagID", "Tag")},
+    "Trigger": {"BridgeWorker": ("BridgeWorkerID", "BridgeWorker")},
+}
+
+
+def public(kind: Kind, doc: Doc, *, reveal_secret: bool = False) -> Doc:
+    """Never return a worker's secret except in the response to its creation."""
+    if kind is BRIDGE_WORKER and not reveal_secret:
+        return {k: v for k, v in doc.items() if k != "Secret"}
+    return doc
+
+
+def _extended(request: Request, kind: Kind, doc: Doc, spaces: dict[str, Doc], related: bool) -> Doc:
+    st = st_of(request)
+    out: Doc = {kind.name: public(kind, doc)}
+    sid = doc.get("SpaceID")
+    if sid:
+        if sid not in spaces:
+            found = st.store.get("Space", sid)
+            if found is not None:
+                spaces[sid] = found
+        if sid in spaces:
+            out["Space"] = spaces[sid]
+    if related:
+        for key, (field, ref_kind) in _RELATED.get(kind.name, {}).items():
+            if doc.get(field):
+                ref = st.store.get(ref_kind, doc[field])
+                if ref is not None:
+                    out[key] = {k: v for k, v in ref.items() if k != "Secret"}
+    return out
+
+
+def _register(kind: Kind) -> None:
+    base = f"/space/{{space_id}}/{kind.segment}"
+    item = f"{base}/{{entity_id}}"
+
+    def list_in_space(
+        request: Request,
+        space_id: str,
+        where: str | None = None,
+        contains: str | None = None,
+        filter: str | None = None,
+    ) -> JSON:
+        user_only(request)
+        st = st_of(request)
+        space = service.get_space(st, space_id)
+        docs = service.list_docs(
+            st, kind.name, space_id=space_id, where=where, contains=contains, filter_id=filter
+        )
+        spaces = {space_id: space}
+        return ok([_extended(request, kind, d, spaces, False) for d in docs])
+
+    def list_all(
+        request: Request,
+        where: str | None = None,
+        contains: str | None = None,
+        filter: str | None = None,
+    ) -> JSON:
+        user_only(request)
+        docs = service.list_docs(
+            st_of(request), kind.name, where=where, contains=contains, filter_id=filter
+        )
+        spaces: dict[str, Doc] = {}
+        return ok([_extended(request, kind, d, spaces, False) for d in docs])
+
+    def create(
+        request: Request,
+        space_id: str,
+        body: Annotated[Any, Body()] = None,
+        allow_exists: str | None = None,
+    ) -> JSON:
+        user_only(request)
+        st = st_of(request)
+        space = service.get_space(st, space_id)
+        doc = service.create(st, kind, space, body, allow_exists=flag(allow_exists))
+        return ok(public(kind, doc, reveal_secret=True))
+
+    def get(request: Request, space_id: str, entity_id: str) -> JSON:
+        user_only(request)
+        st = st_of(request)
+        space = service.get_space(st, space_id)
+        doc = service.get_in_space(st, kind.name, space_id, entity_id)
+        return ok(_extended(request, kind, doc, {space_id: space}, True))
+
+    def put(
+        request: Request, space_id: str, entity_id: str, body: Annotated[Any, Body()] = None
+    ) -> JSON:
+        user_only(request)
+        st = st_of(request)
+        space = service.get_space(st, space_id)
+        old = service.get_in_space(st, kind.name, space_id, entity_id)
+        return ok(public(kind, service.update(st, kind, space, old, body, patch=False)))
+
+    def patch(
+        request: Request, space_id: str, entity_id: str, body: Annotated[Any, Body()] = None
+    ) -> JSON:
+        user_only(request)
+        st = st_of(request)
+        space = service.get_space(st, space_id)
+        old = service.get_in_space(st, kind.name, space_id, entity_id)
+        return ok(public(kind, service.update(st, kind, space, old, body, patch=True)))
+
+    def delete(request: Request, space_id: str, entity_id: str) -> JSON:
+        user_only(request)
+        st = st_of(request)
+        service.get_space(st, space_id)
+        doc = service.get_in_space(st, kind.name, space_id, entity_id)
+        return ok(service.delete(st, kind, doc))
+
+    name = kind.name
+    router.add_api_route(base, list_in_space, methods=["GET"], name=f"List{name}s")
+    router.add_api_route(base, create, methods=["POST"], name=f"Create{name}")
+    router.add_api_route(item, get, methods=["GET"], name=f"Get{name}")
+    router.add_api_route(item, put, methods=["PUT"], name=f"Update{name}")
+    router.add_api_route(item, patch, methods=["PATCH"], name=f"Patch{name}")
+    router.add_api_route(item, delete, methods=["DELETE"], name=f"Delete{name}")
+    router.add_api_route(f"/{kind.segment}", list_all, methods=["GET"], name=f"ListAll{name}s")
+
+
+for _kind in SIMPLE_KINDS:
+    _register(_kind)

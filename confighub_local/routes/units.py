@@ -1,0 +1,246 @@
+"""Units: CRUD with data, clone/upgrade/restore, revisions, org-wide listing."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Request
+from fastapi.responses import Response
+
+from confighub_local import service, units
+from confighub_local.context import ServerState
+from confighub_local.db.store import Doc
+from confighub_local.errors import ApiError, not_found
+from confighub_local.routes.common import JSON, flag, ok, st_of, user_only
+from confighub_local.status import unit_status
+from confighub_local.validation import check_uuid, decode_b64
+
+router = APIRouter()
+
+_INCLUDES = {
+    "UpstreamUnit": ("UpstreamUnitID", "Unit"),
+    "Target": ("TargetID", "Target"),
+    "UpstreamSpace": ("UpstreamSpaceID", "Space"),
+    "BridgeWorker": ("BridgeWorkerID", "BridgeWorker"),
+}
+
+
+def _public_worker(doc: Doc | None) -> Doc | None:
+    if doc is None:
+        return None
+    return {k: v for k, v in doc.items() if k != "Secret"}
+
+
+def extended(
+    st: ServerState, unit: Doc, spaces: dict[str, Doc], include: str | None, with_status: bool
+) -> Doc:
+    out: Doc = {"Unit": unit}
+    space = spaces.get(unit["SpaceID"])
+    if space is None:
+        space = st.store.get("Space", unit["SpaceID"])
+        if space is not None:
+            spaces[unit["SpaceID"]] = space
+    if space is not None:
+        out["Space"] = space
+    wanted = {w.strip() for w in (include or "").split(",") if w.strip()}
+    if with_status:
+        wanted |= {"UpstreamUnit", "Target"}
+        out["UnitStatus"] = unit_status(st, unit)
+    for name, (field, kind) in _INCLUDES.items():
+        if name in wanted and unit.get(field):
+            ref = st.store.get(kind, unit[field])
+            if ref is not None:
+                out[name] = _public_worker(ref) if kind == "BridgeWorker" else ref
+    if "HeadRevisionNum" in wanted and unit.get("HeadRevisionNum"):
+        out["HeadRevision"] = units.revision(st, unit, int(unit["HeadRevisionNum"]))
+    return out
+
+
+def _get_unit(st: ServerState, space_id: str, unit_id: str) -> tuple[Doc, Doc]:
+    space = service.get_space(st, space_id)
+    return space, service.get_in_space(st, "Unit", space_id, unit_id)
+
+
+@router.get("/space/{space_id}/unit")
+def list_units(
+    request: Request,
+    space_id: str,
+    where: str | None = None,
+    contains: str | None = None,
+    filter: str | None = None,
+    include: str | None = None,
+) -> JSON:
+    user_only(request)
+    st = st_of(request)
+    space = service.get_space(st, space_id)
+    docs = service.list_docs(
+        st, "Unit", space_id=space_id, where=where, contains=contains, filter_id=filter
+    )
+    spaces = {space_id: space}
+    return ok([extended(st, d, spaces, include, False) for d in docs])
+
+
+@router.get("/unit")
+def list_all_units(
+    request: Request,
+    where: str | None = None,
+    contains: str | None = None,
+    filter: str | None = None,
+    include: str | None = None,
+) -> JSON:
+    user_only(request)
+    st = st_of(request)
+    docs = service.list_docs(st, "Unit", where=where, contains=contains, filter_id=filter)
+    spaces: dict[str, Doc] = {}
+    return ok([extended(st, d, spaces, include, False) for d in docs])
+
+
+@router.post("/space/{space_id}/unit")
+def create_unit(
+    request: Request,
+    space_id: str,
+    body: Annotated[Any, Body()] = None,
+    upstream_space_id: str | None = None,
+    upstream_unit_id: str | None = None,
+    allow_exists: str | None = None,
+) -> JSON:
+    user_only(request)
+    st = st_of(request)
+    space = service.get_space(st, space_id)
+    return ok(
+        units.create_unit(
+            st,
+            space,
+            body,
+            allow_exists=flag(allow_exists),
+            upstream_unit_id=upstream_unit_id,
+            upstream_space_id=upstream_space_id,
+        )
+    )
+
+
+@router.get("/space/{space_id}/unit/{unit_id}")
+def get_unit(request: Request, space_id: str, unit_id: str, include: str | None = None) -> JSON:
+    user_only(request)
+    st = st_of(request)
+    space, unit = _get_unit(st, space_id, unit_id)
+    return ok(extended(st, unit, {space_id: space}, include, True))
+
+
+def _write(
+    request: Request,
+    space_id: str,
+    unit_id: str,
+    body: Any,
+    patch: bool,
+    upgrade: str | None,
+    restore: str | None,
+    dry_run: str | None,
+) -> JSON:
+    user_only(request)
+    st = st_of(request)
+    space, unit = _get_unit(st, space_id, unit_id)
+    if flag(dry_run):
+        raise ApiError(400, "dry_run is not supported by this server")
+    with st.store.tx():
+        if flag(upgrade):
+            unit = units.upgrade(st, unit)
+        if restore:
+            unit = units.restore(st, unit, restore)
+        has_body = isinstance(body, dict) and bool(body)
+        if has_body or not (flag(upgrade) or restore):
+            if has_body and (flag(upgrade) or restore) and "Version" in body:
+                body = {k: v for k, v in body.items() if k != "Version"}
+            unit = units.update_unit(st, space, unit, body, patch=patch)
+    return ok(unit)
+
+
+@router.put("/space/{space_id}/unit/{unit_id}")
+def update_unit(
+    request: Request,
+    space_id: str,
+    unit_id: str,
+    body: Annotated[Any, Body()] = None,
+    upgrade: str | None = None,
+    restore: str | None = None,
+    dry_run: str | None = None,
+) -> JSON:
+    return _write(request, space_id, unit_id, body, False, upgrade, restore, dry_run)
+
+
+@router.patch("/space/{space_id}/unit/{unit_id}")
+def patch_unit(
+    request: Request,
+    space_id: str,
+    unit_id: str,
+    body: Annotated[Any, Body()] = None,
+    upgrade: str | None = None,
+    restore: str | None = None,
+    dry_run: str | None = None,
+) -> JSON:
+    return _write(request, space_id, unit_id, body, True, upgrade, restore, dry_run)
+
+
+@router.delete("/space/{space_id}/unit/{unit_id}")
+def delete_unit(request: Request, space_id: str, unit_id: str) -> JSON:
+    user_only(request)
+    st = st_of(request)
+    _, unit = _get_unit(st, space_id, unit_id)
+    units.delete_unit(st, unit)
+    return ok({"Message": f"Unit {unit_id} deleted"})
+
+
+@router.get("/space/{space_id}/unit/{unit_id}/data")
+def unit_data(request: Request, space_id: str, unit_id: str) -> Response:
+    user_only(request)
+    _, unit = _get_unit(st_of(request), space_id, unit_id)
+    return Response(units.unit_data(unit), media_type="application/octet-stream")
+
+
+@router.get("/space/{space_id}/unit/{unit_id}/revision")
+def list_revisions(
+    request: Request,
+    space_id: str,
+    unit_id: str,
+    where: str | None = None,
+    contains: str | None = None,
+) -> JSON:
+    user_only(request)
+    st = st_of(request)
+    _, unit = _get_unit(st, space_id, unit_id)
+    docs = service.list_docs(st, "Revision", where=where, parent_id=unit["UnitID"])
+    return ok([{"Revision": d} for d in docs])
+
+
+def _revision(st: ServerState, unit: Doc, revision_id: str) -> Doc:
+    check_uuid(revision_id, "revision_id")
+    rev = st.store.get("Revision", revision_id)
+    if rev is None or rev["UnitID"] != unit["UnitID"]:
+        raise not_found("Revision", revision_id)
+    return rev
+
+
+@router.get("/space/{space_id}/unit/{unit_id}/revision/{revision_id}")
+def get_revision(request: Request, space_id: str, unit_id: str, revision_id: str) -> JSON:
+    user_only(request)
+    st = st_of(request)
+    _, unit = _get_unit(st, space_id, unit_id)
+    return ok({"Revision": _revision(st, unit, revision_id), "Unit": unit})
+
+
+@router.get("/space/{space_id}/unit/{unit_id}/revision/{revision_id}/data")
+def revision_data(request: Request, space_id: str, unit_id: str, revision_id: str) -> Response:
+    user_only(request)
+    st = st_of(request)
+    _, unit = _get_unit(st, space_id, unit_id)
+    rev = _revision(st, unit, revision_id)
+    return Response(
+        decode_b64(rev.get("Data") or "", "Revision.Data"), media_type="application/octet-stream"
+    )
+
+
+@router.get("/revision")
+def list_all_revisions(request: Request, where: str | None = None) -> JSON:
+    user_only(request)
+    docs = service.list_docs(st_of(request), "Revision", where=where)
+    return ok([{"Revision": d} for d in docs])

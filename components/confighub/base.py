@@ -1,0 +1,375 @@
+"""The shared lifecycle of every ConfigHub dynamic provider.
+
+Each resource module declares its inputs as `InputField`s (wire name, value kind, whether a change
+replaces the object) and gets from `EntityProvider`:
+
+- check: required inputs present, values of the right type (unknown preview values skipped);
+- diff: exact and stable - values are compared in a normal form (None/""/{} are equal, JSON and
+  YAML compared semantically), so a no-op `pulumi up` calls no API at all; slug and space replace;
+- create: idempotent. An object with the same slug is adopted only if it carries our managed-by
+  annotation (`MANAGED_BY_KEY = MANAGED_BY_VALUE`, written on every object we create), and then
+  patched to the declared state; any other same-slug object fails the step with a clear message;
+- read: 404 -> gone; otherwise the server's values (refresh shows out-of-band edits, and because
+  diff compares against these outputs the next `up` restores the declared state);
+- update: read the current object, merge-patch only what differs (map keys removed with null);
+- delete: already-gone is success.
+
+Provider instances carry no state (they are pickled into Pulumi state); the connection comes from
+`connection` / `client.get_client()` inside the provider process.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal
+
+from pulumi.dynamic import (
+    CheckFailure,
+    CheckResult,
+    ConfigureRequest,
+    CreateResult,
+    DiffResult,
+    ReadResult,
+    ResourceProvider,
+    UpdateResult,
+)
+from pulumi.runtime.rpc import UNKNOWN
+from pydantic import TypeAdapter, ValidationError
+
+from . import connection
+from .client import ConfigHubClient, EntityKind, get_client
+from .errors import ConfigHubError, NotFoundError
+from .models import Entity
+from .yamldata import canonical, documents
+
+MANAGED_BY_KEY = "pulumi.com/managed-by"
+MANAGED_BY_VALUE = "traderx-confighub"
+PROVIDER_KEY = "__provider"
+
+SLUG_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
+
+FieldKind = Literal["str", "map", "json", "yaml", "int", "bool"]
+
+_ADAPTERS: dict[str, TypeAdapter[Any]] = {
+    "str": TypeAdapter(str),
+    "map": TypeAdapter(dict[str, str]),
+    "int": TypeAdapter(int),
+    "bool": TypeAdapter(bool),
+}
+_SLUG = TypeAdapter(str)
+
+
+@dataclass(frozen=True)
+class InputField:
+    """One resource input and how it maps to the API.
+
+    api: PascalCase wire name, or None for provider-only options (e.g. `apply`).
+    replace: the server cannot change it in place (slug, space) - a change replaces the object.
+    server_default: when undeclared (None) the server's value is accepted without a diff.
+    compare: take part in diff at all.
+    """
+
+    api: str | None
+    kind: FieldKind = "str"
+    required: bool = False
+    replace: bool = False
+    server_default: bool = False
+    compare: bool = True
+    slug: bool = False
+
+
+def is_unknown(value: Any) -> bool:
+    """True if a preview value (or anything inside it) is not known yet."""
+    if isinstance(value, str):
+        return value == UNKNOWN
+    if isinstance(value, Mapping):
+        return any(is_unknown(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return any(is_unknown(v) for v in value)
+    return False
+
+
+def normalise(kind: FieldKind, value: Any) -> Any:
+    """The comparison form of a value: equal normal forms mean "no change"."""
+    if kind == "map":
+        return {str(k): "" if v is None else str(v) for k, v in sorted(dict(value or {}).items())}
+    if kind == "json":
+        if value in (None, ""):
+            return None
+        parsed = json.loads(value) if isinstance(value, str) else value
+        return json.dumps(parsed, sort_keys=True, separators=(",", ":"))
+    if kind == "yaml":
+        return canonical(value)
+    if kind == "int":
+        return int(value or 0)
+    if kind == "bool":
+        return bool(value)
+    return "" if value is None else str(value)
+
+
+def is_managed(entity: Entity) -> bool:
+    """The adoption rule: only objects we created (managed-by annotation) are adopted."""
+    return entity.annotations.get(MANAGED_BY_KEY) == MANAGED_BY_VALUE
+
+
+def without_managed(annotations: Mapping[str, str] | None) -> dict[str, str]:
+    return {k: v for k, v in (annotations or {}).items() if k != MANAGED_BY_KEY}
+
+
+def map_patch(current: Mapping[str, str], desired: Mapping[str, str]) -> dict[str, str | None]:
+    """Merge-patch turning `current` into exactly `desired` (removed keys become null)."""
+    patch: dict[str, str | None] = {k: v for k, v in desired.items() if current.get(k) != v}
+    patch.update({k: None for k in current if k not in desired})
+    return patch
+
+
+class EntityProvider(ResourceProvider):
+    """Generic provider for a space-scoped ConfigHub entity; subclasses set the class vars."""
+
+    kind: ClassVar[EntityKind]
+    id_output: ClassVar[str]
+    fields: ClassVar[dict[str, InputField]]
+    extra_outputs: ClassVar[tuple[str, ...]] = ()
+
+    # ------------------------------------------------------------------ hooks
+
+    def configure(self, req: ConfigureRequest) -> None:
+        connection.configure_from_config(req.config)
+
+    def client(self) -> ConfigHubClient:
+        return get_client()
+
+    def space_of(self, props: Mapping[str, Any]) -> str | None:
+        """Space ID used in API paths (None for Space itself)."""
+        value = props.get("space_id")
+        return str(value) if value else None
+
+    def validate(self, news: Mapping[str, Any]) -> list[CheckFailure]:
+        """Cross-field checks (override)."""
+        return []
+
+    def extra_changes(self, olds: Mapping[str, Any], news: Mapping[str, Any]) -> list[str]:
+        """Changes not visible as an input difference (override)."""
+        return []
+
+    def describe(self, props: Mapping[str, Any]) -> str:
+        return f"{self.kind.name} {props.get('slug')!r}"
+
+    # ------------------------------------------------------------------ check / diff
+
+    def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+        failures: list[CheckFailure] = []
+        for name, spec in self.fields.items():
+            value = news.get(name)
+            if is_unknown(value):
+                continue
+            if value is None or (spec.kind == "str" and value == ""):
+                if spec.required:
+                    failures.append(
+                        CheckFailure(name, f"{self.kind.name}: input '{name}' is required")
+                    )
+                continue
+            reason = self._invalid(spec, value)
+            if reason:
+                failures.append(CheckFailure(name, f"{self.kind.name}: input '{name}' {reason}"))
+        if not failures:
+            failures.extend(self.validate(news))
+        return CheckResult(news, failures)
+
+    @staticmethod
+    def _invalid(spec: InputField, value: Any) -> str | None:
+        try:
+            if spec.kind == "yaml":
+                _ADAPTERS["str"].validate_python(value, strict=True)
+                documents(value)
+            elif spec.kind == "json":
+                if isinstance(value, str):
+                    json.loads(value)
+                elif not isinstance(value, Mapping):
+                    return "must be a JSON object or a JSON string"
+            else:
+                _ADAPTERS[spec.kind].validate_python(value, strict=spec.kind != "map")
+            if spec.slug and not _is_slug(value):
+                return f"must match {SLUG_PATTERN} (got {value!r})"
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            loc = ".".join(str(p) for p in err.get("loc", ()))
+            return f"is invalid{' at ' + loc if loc else ''}: {err.get('msg')}"
+        except ValueError as exc:
+            return f"is invalid: {exc}"
+        return None
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        changed: list[str] = []
+        replaces: list[str] = []
+        for name, spec in self.fields.items():
+            if not spec.compare:
+                continue
+            new = news.get(name)
+            if is_unknown(new):
+                differs = True
+            elif new is None and spec.server_default:
+                differs = False
+            else:
+                differs = normalise(spec.kind, olds.get(name)) != normalise(spec.kind, new)
+            if differs:
+                changed.append(name)
+                if spec.replace:
+                    replaces.append(name)
+        changed.extend(self.extra_changes(olds, news))
+        stables = [n for n, s in self.fields.items() if s.replace and n not in replaces]
+        return DiffResult(
+            changes=bool(changed),
+            replaces=replaces,
+            stables=stables,
+            delete_before_replace=False,
+        )
+
+    # ------------------------------------------------------------------ wire mapping
+
+    def wire_value(self, spec: InputField, value: Any) -> Any:
+        if spec.kind == "map":
+            return {str(k): str(v) for k, v in dict(value or {}).items()}
+        if spec.kind == "json":
+            if value in (None, ""):
+                return ""
+            return value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+        return value
+
+    def create_body(self, props: Mapping[str, Any]) -> dict[str, Any]:
+        body: dict[str, Any] = {}
+        for name, spec in self.fields.items():
+            value = props.get(name)
+            if spec.api is None or value is None:
+                continue
+            body[spec.api] = self.wire_value(spec, value)
+        annotations = dict(body.get("Annotations") or {})
+        annotations[MANAGED_BY_KEY] = MANAGED_BY_VALUE
+        body["Annotations"] = annotations
+        return body
+
+    def declared_from(self, entity: Entity) -> dict[str, Any]:
+        """The server object in input terms (annotations without our managed-by key)."""
+        wire = entity.wire()
+        out: dict[str, Any] = {}
+        for name, spec in self.fields.items():
+            if spec.api is None:
+                continue
+            value = wire.get(spec.api)
+            if spec.api == "Annotations":
+                value = without_managed(value)
+            elif spec.kind == "map":
+                value = dict(value or {})
+            out[name] = value
+        return out
+
+    def patch_for(self, entity: Entity, props: Mapping[str, Any]) -> dict[str, Any]:
+        """Merge-patch that makes `entity` match the declared `props` (empty if it does)."""
+        current = self.declared_from(entity)
+        patch: dict[str, Any] = {}
+        for name, spec in self.fields.items():
+            if spec.api is None or spec.replace or not spec.compare:
+                continue
+            desired = props.get(name)
+            if desired is None and spec.server_default:
+                continue
+            if normalise(spec.kind, current.get(name)) == normalise(spec.kind, desired):
+                continue
+            if spec.kind == "map":
+                patch[spec.api] = map_patch(current.get(name) or {}, dict(desired or {}))
+            else:
+                patch[spec.api] = self.wire_value(spec, desired)
+        if "Annotations" in patch or not is_managed(entity):
+            patch.setdefault("Annotations", {})[MANAGED_BY_KEY] = MANAGED_BY_VALUE
+        return patch
+
+    def outputs(self, entity: Entity, props: Mapping[str, Any]) -> dict[str, Any]:
+        """State outputs: the inputs as the server has them now, plus the ID and extras.
+
+        Where the server's value equals the declared one semantically, the declared spelling is
+        kept, so refresh never reports formatting-only differences.
+        """
+        server = self.declared_from(entity)
+        outs: dict[str, Any] = {}
+        for name, spec in self.fields.items():
+            declared = props.get(name)
+            if name not in server:
+                outs[name] = declared
+                continue
+            if declared is None and spec.server_default:
+                outs[name] = None
+            elif normalise(spec.kind, server[name]) == normalise(spec.kind, declared):
+                outs[name] = declared
+            else:
+                outs[name] = server[name]
+        outs[self.id_output] = entity.id
+        outs.update(self.extras(entity, props))
+        return outs
+
+    def extras(self, entity: Entity, props: Mapping[str, Any]) -> dict[str, Any]:
+        """Outputs beyond inputs and ID (override)."""
+        return {}
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def converge(self, entity: Entity, props: Mapping[str, Any]) -> Entity:
+        patch = self.patch_for(entity, props)
+        if not patch:
+            return entity
+        return self.client().patch(self.kind, self.space_of(props), entity.id, patch)
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        entity, adopted = self.client().create_or_adopt(
+            self.kind, self.space_of(props), self.create_body(props), is_ours=is_managed
+        )
+        if adopted:
+            entity = self.converge(entity, props)
+        return CreateResult(entity.id, self.outputs(entity, props))
+
+    def _get_existing(self, id_: str, props: Mapping[str, Any]) -> Entity:
+        try:
+            return self.client().get(self.kind, self.space_of(props), id_)
+        except NotFoundError as exc:
+            raise ConfigHubError(
+                f"{self.describe(props)} ({id_}) no longer exists in ConfigHub; "
+                f"run `pulumi refresh` so Pulumi recreates it"
+            ) from exc
+
+    def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        entity = self.converge(self._get_existing(_id, news), news)
+        return UpdateResult(self.outputs(entity, news))
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        props = {k: v for k, v in props.items() if k != PROVIDER_KEY}
+        id_, props = self.split_import_id(id_, props)
+        try:
+            entity = self.client().get(self.kind, self.space_of(props), id_)
+        except NotFoundError:
+            return ReadResult(None, {})
+        outs = self.outputs(entity, props)
+        inputs = {name: outs.get(name) for name in self.fields}
+        return ReadResult(entity.id, outs, inputs)
+
+    def split_import_id(self, id_: str, props: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        """`pulumi import` IDs may be `<space_id>/<id>` when no space_id input is known."""
+        if "/" in id_ and "space_id" in self.fields:
+            space_id, _, entity_id = id_.partition("/")
+            return entity_id, {**props, "space_id": props.get("space_id") or space_id}
+        if "space_id" in self.fields and not props.get("space_id"):
+            raise ConfigHubError(
+                f"cannot read {self.kind.name} {id_}: no space_id; import it with the "
+                f"`import_` resource option on a declared resource, or use the ID "
+                f"'<space_id>/{id_}'"
+            )
+        return id_, props
+
+    def delete(self, _id: str, _props: dict[str, Any]) -> None:
+        self.client().delete(self.kind, self.space_of(_props), _id)
+
+
+def _is_slug(value: Any) -> bool:
+    import re
+
+    return isinstance(value, str) and re.fullmatch(SLUG_PATTERN, value) is not None

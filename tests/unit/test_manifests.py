@@ -1,0 +1,164 @@
+"""Rendered manifests: probes, replicas, secrets by reference, routes, TLS, labels, determinism."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import yaml
+
+from components.catalog import SERVICE_NAMES, START_ORDER
+from components.manifests import (
+    DB_SECRET_NAME,
+    context_for,
+    images_in,
+    render_component,
+    to_yaml,
+)
+from components.settings import Settings, load_settings
+from tests.unit.stackconfig import TOKEN_ENV, stack_config
+
+
+def settings(stack: str = "dev", **overrides: Any) -> Settings:
+    cfg = stack_config(stack, **overrides)
+    return load_settings(cfg, project="traderx", stack=stack, environ=TOKEN_ENV)
+
+
+def deployment(s: Settings, name: str) -> dict[str, Any]:
+    docs = render_component(context_for(s), name)  # type: ignore[arg-type]
+    return next(d for d in docs if d["kind"] == "Deployment")
+
+
+def container(s: Settings, name: str) -> dict[str, Any]:
+    return deployment(s, name)["spec"]["template"]["spec"]["containers"][0]
+
+
+@pytest.mark.parametrize("name", SERVICE_NAMES)
+def test_every_service_has_deployment_and_service_on_native_ports(name: str) -> None:
+    docs = render_component(context_for(settings()), name)
+    kinds = [d["kind"] for d in docs]
+    assert kinds == ["Deployment", "Service"]
+    svc_ports = {p["port"] for p in docs[1]["spec"]["ports"]}
+    ctr_ports = {
+        p["containerPort"] for p in docs[0]["spec"]["template"]["spec"]["containers"][0]["ports"]
+    }
+    assert svc_ports == ctr_ports
+    assert 18084 not in svc_ports  # the H2 web console is never exposed
+    assert docs[1]["spec"]["selector"] == docs[0]["spec"]["selector"]["matchLabels"]
+
+
+def test_probes_on_real_endpoints_and_startup_probes_for_jvm() -> None:
+    s = settings()
+    assert container(s, "position-service")["readinessProbe"]["httpGet"]["path"] == "/health/ready"
+    assert container(s, "trade-service")["readinessProbe"]["httpGet"]["path"] == "/v3/api-docs"
+    assert container(s, "database")["readinessProbe"]["tcpSocket"]["port"] == 18082
+    jvm = {"database", "account-service", "position-service", "trade-processor", "trade-service"}
+    for name in SERVICE_NAMES:
+        assert ("startupProbe" in container(s, name)) == (name in jvm), name
+
+
+def test_db_credentials_only_by_secret_key_ref() -> None:
+    s = settings()
+    for name in ("database", "account-service", "position-service", "trade-processor"):
+        env = {e["name"]: e for e in container(s, name)["env"]}
+        for var in ("DATABASE_DBUSER", "DATABASE_DBPASS"):
+            assert "value" not in env[var]
+            assert env[var]["valueFrom"]["secretKeyRef"]["name"] == DB_SECRET_NAME
+    literal = [
+        e["name"]
+        for c in SERVICE_NAMES
+        for e in container(s, c)["env"]
+        if e["name"].startswith("DATABASE_DB") and "value" in e
+    ]
+    assert literal == []
+
+
+def test_replicas_per_env_and_fixed_ones() -> None:
+    dev = settings()
+    prod = settings(
+        "prod",
+        **{"traderx:promote": dict.fromkeys(SERVICE_NAMES, 1), "traderx:databasePassword": "x"},
+    )
+    assert deployment(prod, "trade-service")["spec"]["replicas"] == 3
+    assert deployment(prod, "people-service")["spec"]["replicas"] == 2  # prod default
+    assert deployment(dev, "people-service")["spec"]["replicas"] == 1
+    for name in ("database", "trade-feed", "trade-processor"):
+        d = deployment(prod, name)
+        assert d["spec"]["replicas"] == 1
+        assert d["spec"]["strategy"] == {"type": "Recreate"}  # never two at once
+
+
+def test_security_context_non_root_where_the_image_allows() -> None:
+    s = settings()
+    ref = deployment(s, "reference-data")["spec"]["template"]["spec"]
+    assert ref["securityContext"]["runAsNonRoot"] is True
+    assert ref["containers"][0]["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+    jvm = deployment(s, "account-service")["spec"]["template"]["spec"]
+    assert "runAsNonRoot" not in jvm["securityContext"]  # gradle bootRun writes as root
+    assert jvm["containers"][0]["securityContext"]["allowPrivilegeEscalation"] is False
+    assert jvm["automountServiceAccountToken"] is False
+    assert jvm["serviceAccountName"] == "account-service"
+
+
+def test_labels_and_prometheus_annotations() -> None:
+    d = deployment(settings(), "trade-service")
+    labels = d["spec"]["template"]["metadata"]["labels"]
+    for key in ("name", "instance", "component", "part-of", "version", "managed-by"):
+        assert f"app.kubernetes.io/{key}" in labels
+    assert "app.kubernetes.io/version" not in d["spec"]["selector"]["matchLabels"]
+    ann = d["spec"]["template"]["metadata"]["annotations"]
+    assert ann["prometheus.io/port"] == "18092"
+
+
+def test_web_front_end_gets_dev_server_memory() -> None:
+    res = container(settings(), "web-front-end")["resources"]
+    assert res["requests"]["memory"] == "768Mi"
+    assert res["limits"]["memory"] == "1536Mi"
+
+
+def test_ingress_routes_websocket_and_tls_per_env() -> None:
+    dev_docs = render_component(context_for(settings()), "ingress")
+    staging_docs = render_component(context_for(settings("staging")), "ingress")
+    api, web = dev_docs
+    api_paths = {p["path"]: p for p in api["spec"]["rules"][0]["http"]["paths"]}
+    assert "/trade-service(/|$)(.*)" in api_paths
+    assert api["metadata"]["annotations"]["nginx.ingress.kubernetes.io/rewrite-target"] == "/$2"
+    web_paths = {
+        p["path"]: p["backend"]["service"] for p in web["spec"]["rules"][0]["http"]["paths"]
+    }
+    assert web_paths["/socket.io"] == {"name": "trade-feed", "port": {"number": 18086}}
+    assert web_paths["/"]["name"] == "web-front-end"
+    all_paths = [*api_paths, *web_paths]
+    assert not any("db-web" in p for p in all_paths)
+    assert "tls" not in api["spec"]
+    assert staging_docs[0]["spec"]["tls"] == [
+        {"hosts": ["traderx-staging.localtest.me"], "secretName": "traderx-staging-tls"}
+    ]
+
+
+def test_image_override_changes_only_that_service() -> None:
+    s = settings()
+    ctx = context_for(s, images={"trade-service": "reg/trade-service:v9"})
+    assert container(s, "trade-service")["image"].endswith(":latest")
+    assert images_in(render_component(ctx, "trade-service")) == {
+        "trade-service": "reg/trade-service:v9"
+    }
+    assert to_yaml(render_component(ctx, "account-service")) == to_yaml(
+        render_component(context_for(s), "account-service")
+    )
+
+
+def test_yaml_is_deterministic_and_has_no_aliases() -> None:
+    s = settings()
+    for c in START_ORDER:
+        a = to_yaml(render_component(context_for(s), c))
+        b = to_yaml(render_component(context_for(settings()), c))
+        assert a == b
+        assert "&id" not in a
+        assert all(doc["metadata"]["name"] for doc in yaml.safe_load_all(a))
+
+
+def test_namespace_unit_renders_the_namespace() -> None:
+    (ns,) = render_component(context_for(settings()), "namespace")
+    assert ns["kind"] == "Namespace"
+    assert ns["metadata"]["name"] == "traderx-dev"

@@ -1,0 +1,166 @@
+"""Each class of configuration mistake fails in validation, naming the key, before any API call."""
+
+from __future__ import annotations
+
+import pytest
+
+from components.settings import ConfigError, load_settings
+from tests.unit.stackconfig import TOKEN_ENV, stack_config
+
+PROD_PINS = {
+    "traderx:promote": {
+        s: 1
+        for s in (
+            "database",
+            "reference-data",
+            "trade-feed",
+            "people-service",
+            "account-service",
+            "position-service",
+            "trade-processor",
+            "trade-service",
+            "web-front-end",
+        )
+    },
+    "traderx:databasePassword": "s3cret-pw",
+}
+
+
+def load(stack: str, environ: dict[str, str] | None = None, **overrides: object):
+    cfg = stack_config(stack, **overrides)
+    return load_settings(
+        cfg, project="traderx", stack=stack, environ=TOKEN_ENV if environ is None else environ
+    )
+
+
+@pytest.mark.parametrize("stack", ["dev", "staging"])
+def test_committed_stack_configs_are_valid(stack: str) -> None:
+    s = load(stack)
+    assert s.environment == stack
+    assert s.confighub.url == "http://127.0.0.1:8765"
+    assert s.namespace == f"traderx-{stack}"
+
+
+def test_committed_prod_config_needs_pins_and_password() -> None:
+    with pytest.raises(ConfigError) as err:
+        load("prod")
+    text = str(err.value)
+    assert "traderx:databasePassword is unset" in text
+    assert "traderx:services.trade-service.image" in text
+    s = load("prod", **PROD_PINS)
+    assert s.replicas_for("trade-service") == 3
+    assert s.upstream_stack == "organization/traderx/staging"
+    assert "s3cret-pw" not in repr(s)  # secrets are SecretStr
+
+
+def test_wrong_type_names_key_and_value() -> None:
+    with pytest.raises(ConfigError) as err:
+        load("dev", **{"traderx:applyTimeoutSeconds": "soon"})
+    assert 'traderx:applyTimeoutSeconds = "soon"' in str(err.value)
+    assert "valid integer" in str(err.value)
+
+
+def test_wrong_type_in_nested_object() -> None:
+    with pytest.raises(ConfigError) as err:
+        load("dev", **{"traderx:ingress": {"tls": "maybe"}})
+    assert "traderx:ingress.tls" in str(err.value)
+
+
+def test_unknown_service() -> None:
+    with pytest.raises(ConfigError) as err:
+        load("dev", **{"traderx:services": {"web-gui": {"replicas": 2}}})
+    text = str(err.value)
+    assert "traderx:services.web-gui" in text
+    assert "'web-front-end'" in text  # says what is allowed
+
+
+def test_unknown_key_lists_allowed_keys() -> None:
+    with pytest.raises(ConfigError) as err:
+        load("dev", **{"traderx:replica": "2"})
+    assert "traderx:replica: unknown key; allowed:" in str(err.value)
+
+
+def test_negative_replicas() -> None:
+    with pytest.raises(ConfigError) as err:
+        load("dev", **{"traderx:services": {"account-service": {"replicas": -1}}})
+    text = str(err.value)
+    assert "traderx:services.account-service.replicas = -1" in text
+    assert "greater than or equal to 1" in text
+
+
+def test_replicas_that_would_break_the_system() -> None:
+    with pytest.raises(ConfigError) as err:
+        load("dev", **{"traderx:services": {"trade-processor": {"replicas": 2}}})
+    text = str(err.value)
+    assert "traderx:services.trade-processor.replicas = 2: allowed only 1" in text
+    assert "duplicate trades" in text
+
+
+def test_missing_token() -> None:
+    with pytest.raises(ConfigError) as err:
+        load("dev", environ={})
+    assert "confighub:token is unset" in str(err.value)
+
+
+def test_token_from_config_wins_and_never_shows() -> None:
+    s = load("dev", environ={}, **{"confighub:token": "abc123"})
+    assert s.confighub.token.get_secret_value() == "abc123"
+    assert "abc123" not in repr(s)
+
+
+def test_bad_url_names_key() -> None:
+    with pytest.raises(ConfigError) as err:
+        load("dev", **{"confighub:url": "http://127.0.0.1:8765/api"})
+    assert "confighub:url" in str(err.value)
+
+
+def test_secret_values_are_never_echoed() -> None:
+    with pytest.raises(ConfigError) as err:
+        load("dev", **{"traderx:databasePassword": {"not": "a string"}})
+    assert "traderx:databasePassword = [secret]" in str(err.value)
+    assert "a string" not in str(err.value)
+
+
+def test_promotion_pins_only_downstream() -> None:
+    with pytest.raises(ConfigError) as err:
+        load("dev", **{"traderx:promote": {"trade-service": 2}})
+    assert "traderx:promote" in str(err.value)
+    s = load("staging", **{"traderx:promote": {"trade-service": 2}})
+    assert s.promote == {"trade-service": 2}
+
+
+def test_promotion_pin_must_be_positive() -> None:
+    with pytest.raises(ConfigError) as err:
+        load("staging", **{"traderx:promote": {"trade-service": 0}})
+    assert "traderx:promote.trade-service = 0" in str(err.value)
+
+
+def test_unknown_environment() -> None:
+    with pytest.raises(ConfigError) as err:
+        load_settings({}, project="traderx", stack="qa", environ=TOKEN_ENV)
+    assert "traderx:environment" in str(err.value)
+    assert "dev, staging, prod" in str(err.value)
+
+
+def test_image_overrides_and_digest() -> None:
+    digest = "sha256:" + "a" * 64
+    s = load(
+        "dev",
+        **{
+            "traderx:services": {
+                "trade-service": {"image": {"tag": "v2"}},
+                "database": {"image": {"registry": "reg.local/tx", "digest": digest}},
+            }
+        },
+    )
+    assert s.image_for("trade-service") == "ghcr.io/finos/traderx/trade-service:v2"
+    assert s.image_for("database") == f"reg.local/tx/database@{digest}"
+    assert s.image_for("web-front-end").endswith("/web-front-end-angular:latest")
+
+
+def test_prefix_default_is_deterministic_and_configurable() -> None:
+    assert load("dev").prefix == load("dev").prefix
+    assert load("dev", **{"traderx:prefix": "team-a"}).prefix == "team-a"
+    with pytest.raises(ConfigError) as err:
+        load("dev", **{"traderx:prefix": "Bad Prefix"})
+    assert 'traderx:prefix = "Bad Prefix"' in str(err.value)

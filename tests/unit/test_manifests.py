@@ -68,7 +68,7 @@ def test_db_credentials_only_by_secret_key_ref() -> None:
         e["name"]
         for c in SERVICE_NAMES
         for e in container(s, c)["env"]
-        if e["name"].startswith("DATABASE_DB") and "value" in e
+        if e["name"] in ("DATABASE_DBUSER", "DATABASE_DBPASS") and "value" in e
     ]
     assert literal == []
 

@@ -1,0 +1,111 @@
+"""Command line: `python -m preview_comment render|post|publish`."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from . import github
+from .mask import DEFAULT_SECRET_ENV, Scrubber
+from .models import InputError, load_events, load_preview
+from .render import CommentInput, marker, render
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
+
+Project = Annotated[str, typer.Option(help="Pulumi project name (part of the comment's identity).")]
+Stack = Annotated[str, typer.Option(help="Stack name (one comment per project+stack).")]
+
+
+def _render(
+    preview: Path, events: Path | None, project: str, stack: str, log_url: str | None,
+    secret_env: list[str],
+) -> str:  # fmt: skip
+    try:
+        digest = load_preview(preview)
+        violations, errors = load_events(events)
+    except InputError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    scrub = Scrubber.from_env([*DEFAULT_SECRET_ENV, *secret_env])
+    inp = CommentInput(
+        project=project, stack=stack, digest=digest, violations=violations, errors=errors,
+        log_url=log_url,
+    )  # fmt: skip
+    return render(inp, scrub)
+
+
+PreviewOpt = Annotated[Path, typer.Option("--preview", help="`pulumi preview --json` output.")]
+EventsOpt = Annotated[
+    Path | None, typer.Option("--events", help="`pulumi preview --event-log` file.")
+]
+LogUrlOpt = Annotated[str | None, typer.Option(help="CI log URL for cut comments.")]
+SecretEnvOpt = Annotated[
+    list[str], typer.Option("--secret-env", help="Env var whose value must never appear.")
+]
+
+
+@app.command("render")
+def render_cmd(
+    preview: PreviewOpt,
+    project: Project,
+    stack: Stack,
+    events: EventsOpt = None,
+    log_url: LogUrlOpt = None,
+    secret_env: SecretEnvOpt = [],  # noqa: B006 (typer needs a literal default)
+    out: Annotated[Path | None, typer.Option(help="Write here instead of stdout.")] = None,
+) -> None:
+    """Render the Markdown comment for one stack."""
+    body = _render(preview, events, project, stack, log_url, secret_env)
+    if out:
+        out.write_text(body, encoding="utf-8")
+    else:
+        typer.echo(body)
+
+
+def _post(repo: str, pr: int, project: str, stack: str, body: str, api_url: str) -> None:
+    try:
+        with github.client(os.environ.get("GITHUB_TOKEN", ""), api_url) as http:
+            result = github.Comments(http, repo).upsert(pr, marker(project, stack), body)
+    except github.GitHubError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    extra = f" ({result.duplicates} older duplicate(s) left)" if result.duplicates else ""
+    typer.echo(f"{result.action} comment {result.comment.html_url or result.comment.id}{extra}")
+
+
+RepoOpt = Annotated[str, typer.Option(help="owner/name (GITHUB_REPOSITORY).")]
+PrOpt = Annotated[int, typer.Option(help="Pull request number.")]
+ApiOpt = Annotated[str, typer.Option(envvar="GITHUB_API_URL", help="GitHub API root.")]
+
+
+@app.command("post")
+def post_cmd(
+    repo: RepoOpt,
+    pr: PrOpt,
+    project: Project,
+    stack: Stack,
+    body_file: Annotated[Path, typer.Option(help="Rendered comment.")],
+    api_url: ApiOpt = "https://api.github.com",
+) -> None:
+    """Create or update this project+stack's comment (token from GITHUB_TOKEN)."""
+    _post(repo, pr, project, stack, body_file.read_text(encoding="utf-8"), api_url)
+
+
+@app.command("publish")
+def publish_cmd(
+    preview: PreviewOpt,
+    repo: RepoOpt,
+    pr: PrOpt,
+    project: Project,
+    stack: Stack,
+    events: EventsOpt = None,
+    log_url: LogUrlOpt = None,
+    secret_env: SecretEnvOpt = [],  # noqa: B006
+    api_url: ApiOpt = "https://api.github.com",
+) -> None:
+    """Render and post in one step."""
+    body = _render(preview, events, project, stack, log_url, secret_env)
+    _post(repo, pr, project, stack, body, api_url)

@@ -123,7 +123,7 @@ def _error_for(method: str, path: str, resp: httpx.Response) -> ApiError:
     return cls(method, path, resp.status_code, message, retry_after=_retry_after(resp))
 
 
-_backoff = wait_exponential_jitter(initial=0.2, max=4.0, jitter=0.3)
+_backoff = wait_exponential_jitter(multiplier=0.2, max=4.0, jitter=0.3)
 
 
 def _wait(state: RetryCallState) -> float:
@@ -151,7 +151,7 @@ class ConfigHubClient:
         self,
         settings: ConnectionSettings,
         *,
-        timeout: float = 30.0,
+        timeout: float | None = None,
         max_attempts: int = 8,
         retry_deadline: float = 120.0,
         transport: httpx.BaseTransport | None = None,
@@ -160,6 +160,7 @@ class ConfigHubClient:
         if settings.token is not None:
             headers["Authorization"] = f"Bearer {settings.token.get_secret_value()}"
         self.base_url = settings.api
+        timeout = settings.timeout_seconds if timeout is None else timeout
         self._http = httpx.Client(
             base_url=settings.api,
             headers=headers,

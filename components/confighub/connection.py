@@ -22,6 +22,7 @@ from .errors import ConfigurationError
 DEFAULT_URL = "http://127.0.0.1:8765"
 URL_KEY = "confighub:url"
 TOKEN_KEY = "confighub:token"
+TIMEOUT_ENV = "CONFIGHUB_TIMEOUT_SECONDS"  # per-request timeout (tests shorten it)
 
 
 class ConnectionSettings(BaseModel):
@@ -31,6 +32,7 @@ class ConnectionSettings(BaseModel):
 
     url: str = DEFAULT_URL
     token: SecretStr | None = None
+    timeout_seconds: float = 30.0
 
     @field_validator("url")
     @classmethod
@@ -60,6 +62,7 @@ def _settings_from(url: Any, token: Any, source: str) -> ConnectionSettings:
         return ConnectionSettings(
             url=str(url) if url else DEFAULT_URL,
             token=SecretStr(str(token)) if token else None,
+            timeout_seconds=float(os.environ.get(TIMEOUT_ENV) or 30.0),
         )
     except ValueError as exc:
         raise ConfigurationError(

@@ -100,7 +100,7 @@ class UnitProvider(EntityProvider):
                 )
             )
         pin = news.get("upstream_revision_num")
-        if pin is not None and not is_unknown(pin) and not upstream:
+        if pin and not is_unknown(pin) and not upstream:
             failures.append(
                 CheckFailure(
                     "upstream_revision_num",

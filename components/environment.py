@@ -10,7 +10,7 @@ Ownership (exactly one owner per object):
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import pulumi
@@ -206,16 +206,16 @@ class TraderXEnvironment(pulumi.ComponentResource):
                 revision_num=revision,
                 opts=child,
             )
-            self.promoted_images[service] = rev.images.apply(
-                lambda imgs, svc=service, r=revision: _image_from(imgs, svc, r)
-            )
+            self.promoted_images[service] = rev.images.apply(_image_picker(service, revision))
 
         self.units: dict[str, Any] = {}
+        self.depends_on: dict[str, list[pulumi.Resource]] = {}  # kept for structure tests
         self.platform: Platform | None = None
         for component in START_ORDER:
             deps: list[pulumi.Resource] = [self.units[d] for d in unit_dependencies(component)]
             if component != "namespace" and self.platform is not None:
                 deps.extend(self.platform.ready)
+            self.depends_on[component] = deps
             self.units[component] = hub.Unit(
                 f"{name}-{component}",
                 space_id=self.space.space_id,
@@ -280,6 +280,10 @@ class TraderXEnvironment(pulumi.ComponentResource):
         return self.promoted_images[component].apply(
             lambda image: render_unit(context_for(s, images={component: image}), component)
         )
+
+
+def _image_picker(service: str, revision: int) -> Callable[[Mapping[str, str] | None], str]:
+    return lambda images: _image_from(images, service, revision)
 
 
 def _image_from(images: Mapping[str, str] | None, service: str, revision: int) -> str:

@@ -7,6 +7,7 @@ any resource is declared or any API is called.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import pulumi
@@ -56,6 +57,10 @@ def _checked_prefix(settings: Settings, upstream_prefix: Any, configured: bool) 
     return pulumi.Output.from_input(upstream_prefix).apply(check)
 
 
+def _item(key: str) -> Callable[[Mapping[str, Any]], Any]:
+    return lambda mapping: mapping[key]
+
+
 def build(settings: Settings, prefix_configured: bool = False) -> dict[str, Any]:
     """Declare everything of one stack and return its outputs (also exported)."""
     provider = kubernetes_provider(settings)
@@ -90,8 +95,8 @@ def build(settings: Settings, prefix_configured: bool = False) -> dict[str, Any]
         unit_ids = ref.require_output("unitIds")
         upstream = Upstream(
             space_id=ref.require_output("envSpaceId"),
-            unit_ids={c: unit_ids.apply(lambda d, c=c: d[c]) for c in START_ORDER},
-            pins=dict(settings.promote),
+            unit_ids={c: unit_ids.apply(_item(c)) for c in START_ORDER},
+            pins={str(k): v for k, v in settings.promote.items()},
         )
         outputs["spaceIds"] = {}
         outputs["upstreamStack"] = settings.upstream_stack

@@ -35,7 +35,7 @@ def container(s: Settings, name: str) -> dict[str, Any]:
 
 @pytest.mark.parametrize("name", SERVICE_NAMES)
 def test_every_service_has_deployment_and_service_on_native_ports(name: str) -> None:
-    docs = render_component(context_for(settings()), name)
+    docs = render_component(context_for(settings()), name)  # type: ignore[arg-type]
     kinds = [d["kind"] for d in docs]
     assert kinds == ["Deployment", "Service"]
     svc_ports = {p["port"] for p in docs[1]["spec"]["ports"]}

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
-from components.settings import ConfigError, load_settings
+from components.settings import ConfigError, Settings, load_settings
 from tests.unit.stackconfig import TOKEN_ENV, stack_config
 
 PROD_PINS = {
@@ -26,7 +28,7 @@ PROD_PINS = {
 }
 
 
-def load(stack: str, environ: dict[str, str] | None = None, **overrides: object):
+def load(stack: str, environ: dict[str, str] | None = None, /, **overrides: Any) -> Settings:
     cfg = stack_config(stack, **overrides)
     return load_settings(
         cfg, project="traderx", stack=stack, environ=TOKEN_ENV if environ is None else environ
@@ -98,12 +100,12 @@ def test_replicas_that_would_break_the_system() -> None:
 
 def test_missing_token() -> None:
     with pytest.raises(ConfigError) as err:
-        load("dev", environ={})
+        load("dev", {})
     assert "confighub:token is unset" in str(err.value)
 
 
 def test_token_from_config_wins_and_never_shows() -> None:
-    s = load("dev", environ={}, **{"confighub:token": "abc123"})
+    s = load("dev", {}, **{"confighub:token": "abc123"})
     assert s.confighub.token.get_secret_value() == "abc123"
     assert "abc123" not in repr(s)
 

@@ -1,0 +1,274 @@
+"""Structure of each stack under pulumi.runtime.Mocks: counts, labels, order, ownership.
+
+Pure structure: no engine, no server, no cluster. Mocks give every resource fake IDs.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+import pytest
+
+from components.catalog import SERVICE_NAMES, START_ORDER
+from components.environment import EnvironmentArgs, TraderXEnvironment, Upstream
+from components.program import build, read_settings
+from components.settings import ConfigError, load_settings
+from tests.unit.stackconfig import TOKEN_ENV, stack_config
+
+DYN = "pulumi-python:dynamic/confighub:"
+ID_OUTPUT = {
+    "Space": "space_id",
+    "Unit": "unit_id",
+    "Filter": "filter_id",
+    "Link": "link_id",
+    "BridgeWorker": "worker_id",
+    "Target": "target_id",
+    "UpstreamRevision": "revision_id",
+}
+
+
+class Recorder(pulumi.runtime.Mocks):
+    """Records every resource; answers StackReferences with a fake upstream's outputs."""
+
+    def __init__(self, upstream_outputs: dict[str, Any] | None = None) -> None:
+        self.resources: list[pulumi.runtime.MockResourceArgs] = []
+        self.upstream_outputs = upstream_outputs or {}
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        self.resources.append(args)
+        outs = dict(args.inputs)
+        if args.typ == "pulumi:pulumi:StackReference":
+            return args.name, {"name": args.name, "outputs": self.upstream_outputs}
+        if args.typ.startswith(DYN):
+            kind = args.typ.removeprefix(DYN)
+            outs[ID_OUTPUT[kind]] = f"{kind.lower()}:{args.name}"
+            if kind == "Unit":
+                outs.update(head_revision_num=1, live_revision_num=1)
+            if kind == "BridgeWorker":
+                outs["secret"] = "worker-secret"
+            if kind == "UpstreamRevision":
+                svc = args.name.split("-upstream-")[1].rsplit("-r", 1)[0]
+                outs["images"] = {svc: f"ghcr.io/finos/traderx/{svc}:promoted"}
+                outs["data"] = ""
+        return f"{args.name}-id", outs
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[Any]]:
+        return {}, []
+
+    def of_kind(self, kind: str) -> list[pulumi.runtime.MockResourceArgs]:
+        return [r for r in self.resources if r.typ == DYN + kind]
+
+
+def upstream_outputs(env: str) -> dict[str, Any]:
+    return {
+        "prefix": "calm-heron",
+        "envSpaceId": f"space:{env}",
+        "unitIds": {c: f"unit:{env}:{c}" for c in START_ORDER},
+        "unitRevisions": dict.fromkeys(START_ORDER, 4),
+    }
+
+
+def run(stack: str, **overrides: Any) -> tuple[Recorder, dict[str, Any]]:
+    upstream = {"staging": upstream_outputs("dev"), "prod": upstream_outputs("staging")}
+    mocks = Recorder(upstream.get(stack))
+    pulumi.runtime.set_mocks(mocks, project="traderx", stack=stack, preview=False)
+    cfg = stack_config(stack, **overrides)
+    pulumi.runtime.set_all_config(cfg)
+    settings = load_settings(cfg, project="traderx", stack=stack, environ=TOKEN_ENV)
+    return mocks, build(settings)
+
+
+def settle(outputs: dict[str, Any]) -> pulumi.Output[Any]:
+    return pulumi.Output.all(outputs["unitIds"], outputs["spaceIds"], outputs["images"])
+
+
+def completed(stack: str, **overrides: Any) -> tuple[Recorder, list[Any]]:
+    """Run the program under mocks until every registration finished; return the record."""
+    box: dict[str, Any] = {}
+
+    @pulumi.runtime.test
+    def program() -> pulumi.Output[Any]:
+        mocks, outputs = run(stack, **overrides)
+        box["mocks"] = mocks
+        return settle(outputs).apply(lambda v: box.__setitem__("values", v))
+
+    program()
+    return box["mocks"], box["values"]
+
+
+PROD = {
+    "traderx:promote": dict.fromkeys(SERVICE_NAMES, 2),
+    "traderx:databasePassword": "prod-pw",
+}
+
+
+def test_dev_owns_base_filters_and_dev() -> None:
+    mocks, _ = completed("dev")
+    spaces = {r.inputs["slug"] for r in mocks.of_kind("Space")}
+    assert spaces == {
+        "calm-heron-traderx-base",
+        "calm-heron-traderx-filters",
+        "calm-heron-traderx-dev",
+    }
+    assert len(mocks.of_kind("Filter")) == 7 + 2  # 7 filters + one per set
+    assert len(mocks.of_kind("Unit")) == 2 * len(START_ORDER)  # base + dev
+    assert len(mocks.of_kind("BridgeWorker")) == 1
+    assert len(mocks.of_kind("Target")) == 1
+    assert len(mocks.of_kind("Link")) == 13
+    assert mocks.of_kind("UpstreamRevision") == []  # dev promotes nothing
+    base = [u for u in mocks.of_kind("Unit") if u.inputs["labels"]["environment"] == "base"]
+    assert all(u.inputs.get("apply") is False and not u.inputs.get("target_id") for u in base)
+
+
+def test_unit_labels_and_set_membership() -> None:
+    mocks, _ = completed("dev")
+    dev = {
+        u.inputs["slug"]: u.inputs
+        for u in mocks.of_kind("Unit")
+        if u.inputs["labels"]["environment"] == "dev"
+    }
+    assert set(dev) == set(START_ORDER)
+    for i, component in enumerate(START_ORDER):
+        labels = dev[component]["labels"]
+        for key in ("service", "layer", "tech", "order", "port", "critical", "environment"):
+            assert key in labels, (component, key)
+        assert labels["order"] == str(i)
+    assert dev["database"]["labels"]["set_critical_services"] == "member"
+    assert dev["database"]["labels"]["set_data_services"] == "member"
+    assert "set_critical_services" not in dev["web-front-end"]["labels"]
+    assert dev["trade-feed"]["labels"]["port"] == "18086"
+    assert all(u["target_id"] == "target:traderx-dev-target" for u in dev.values())
+    assert dev["database"]["upstream_unit_id"] == "unit:traderx-shared-base-database"
+    assert dev["database"]["apply_timeout_seconds"] == 300
+
+
+def test_filters_scoped_and_ordered_without_is_not_null() -> None:
+    mocks, _ = completed("dev")
+    where = {f.inputs["slug"]: f.inputs["where"] for f in mocks.of_kind("Filter")}
+    assert set(where) >= {
+        "all",
+        "frontend",
+        "backend",
+        "data",
+        "core-services",
+        "trading-services",
+        "ordered",
+        "set-critical-services",
+        "set-data-services",
+    }
+    assert "IS NOT NULL" not in where["ordered"]
+    assert "Labels.order ~" in where["ordered"]
+    for slug in ("all", "backend", "ordered"):
+        assert "Space.Labels.project = 'calm-heron-traderx'" in where[slug]
+
+
+@pulumi.runtime.test
+def test_depends_on_follows_start_order() -> pulumi.Output[Any]:
+    pulumi.runtime.set_mocks(Recorder(), project="traderx", stack="dev", preview=False)
+    cfg = stack_config("dev")
+    settings = load_settings(cfg, project="traderx", stack="dev", environ=TOKEN_ENV)
+    env = TraderXEnvironment(
+        "t",
+        EnvironmentArgs(
+            settings=settings,
+            prefix="p-x",
+            upstream=Upstream(space_id="s", unit_ids={c: f"u-{c}" for c in START_ORDER}),
+            database_password=pulumi.Output.secret("pw"),
+        ),
+        k8s_provider=k8s.Provider("k"),
+    )
+    by_resource = {id(u): c for c, u in env.units.items()}
+    position: dict[str, int] = {c: i for i, c in enumerate(START_ORDER)}
+    assert env.depends_on["namespace"] == []
+    assert env.platform is not None
+    for component in START_ORDER[1:]:
+        deps = env.depends_on[component]
+        unit_deps = [by_resource[id(d)] for d in deps if id(d) in by_resource]
+        assert unit_deps, component
+        assert all(position[d] < position[component] for d in unit_deps), component
+        assert all(r in deps for r in env.platform.ready), component  # Secret, SAs, policies
+    assert env.depends_on["database"] == [env.units["namespace"], *env.platform.ready]
+    # tier 1 starts in parallel: none of them waits for another workload
+    for c in ("database", "reference-data", "trade-feed", "people-service"):
+        assert [by_resource[id(d)] for d in env.depends_on[c] if id(d) in by_resource] == [
+            "namespace"
+        ]
+    assert {
+        by_resource[id(d)] for d in env.depends_on["trade-service"] if id(d) in by_resource
+    } == {
+        "reference-data",
+        "account-service",
+        "trade-feed",
+        "people-service",
+    }
+    assert [by_resource[id(d)] for d in env.depends_on["ingress"] if id(d) in by_resource] == [
+        "web-front-end"
+    ]
+    return pulumi.Output.from_input(True)
+
+
+def test_platform_objects() -> None:
+    mocks, _ = completed("dev", **{"traderx:databasePassword": "pw-7f3a9c-unique"})
+    kinds = Counter(r.typ for r in mocks.resources if r.typ.startswith("kubernetes:"))
+    assert kinds["kubernetes:core/v1:Secret"] == 1
+    assert kinds["kubernetes:core/v1:ServiceAccount"] == 9
+    assert kinds["kubernetes:networking.k8s.io/v1:NetworkPolicy"] == 4
+    assert kinds["kubernetes:rbac.authorization.k8s.io/v1:Role"] == 1
+    assert kinds["kubernetes:core/v1:Namespace"] == 0  # owned by the namespace unit
+    role = next(r for r in mocks.resources if r.typ.endswith(":Role"))
+    assert role.inputs["metadata"]["name"] == "traderx-developer"
+    secret = next(r for r in mocks.resources if r.typ.endswith(":Secret"))
+    assert secret.inputs["metadata"]["name"] == "traderx-db-credentials"
+    for unit in mocks.of_kind("Unit"):
+        assert "pw-7f3a9c-unique" not in unit.inputs["data"]
+    assert "pw-7f3a9c-unique" not in repr(
+        [r.inputs for r in mocks.resources if r.typ.startswith(DYN)]
+    )
+
+
+def test_staging_is_downstream_of_dev_and_promotes_only_pinned() -> None:
+    mocks, _ = completed("staging", **{"traderx:promote": {"trade-service": 3}})
+    assert {s.inputs["slug"] for s in mocks.of_kind("Space")} == {"calm-heron-traderx-staging"}
+    assert mocks.of_kind("Filter") == []  # owned by dev
+    units = {u.inputs["slug"]: u.inputs for u in mocks.of_kind("Unit")}
+    assert len(units) == len(START_ORDER)
+    for c, u in units.items():
+        assert u["upstream_unit_id"] == f"unit:dev:{c}"
+        assert u["labels"]["environment"] == "staging"
+    assert units["trade-service"]["upstream_revision_num"] == 3
+    assert units["account-service"].get("upstream_revision_num") is None
+    assert "trade-service:promoted" in units["trade-service"]["data"]
+    assert "account-service:latest" in units["account-service"]["data"]
+    (rev,) = mocks.of_kind("UpstreamRevision")
+    assert rev.inputs["unit_id"] == "unit:dev:trade-service"
+    assert rev.inputs["space_id"] == "space:dev"
+    assert rev.inputs["revision_num"] == 3
+    role = next(r for r in mocks.resources if r.typ.endswith(":Role"))
+    assert role.inputs["metadata"]["name"] == "traderx-sre"
+
+
+def test_prod_is_downstream_of_staging() -> None:
+    mocks, values = completed("prod", **PROD)
+    units = {u.inputs["slug"]: u.inputs for u in mocks.of_kind("Unit")}
+    assert units["database"]["upstream_unit_id"] == "unit:staging:database"
+    assert len(mocks.of_kind("UpstreamRevision")) == len(SERVICE_NAMES)
+    assert {s.inputs["slug"] for s in mocks.of_kind("Space")} == {"calm-heron-traderx-prod"}
+    assert mocks.of_kind("Space")[0].inputs["labels"]["critical"] == "true"
+    role = next(r for r in mocks.resources if r.typ.endswith(":Role"))
+    assert role.inputs["metadata"]["name"] == "traderx-viewer"
+    images = values[2]
+    assert images["trade-service"] == "ghcr.io/finos/traderx/trade-service:promoted"
+
+
+def test_invalid_config_fails_before_any_resource(monkeypatch: pytest.MonkeyPatch) -> None:
+    mocks = Recorder()
+    pulumi.runtime.set_mocks(mocks, project="traderx", stack="dev", preview=False)
+    cfg = stack_config("dev", **{"traderx:services": {"trade-feed": {"replicas": 3}}})
+    pulumi.runtime.set_all_config(cfg)
+    monkeypatch.setenv("CONFIGHUB_TOKEN", "t")
+    with pytest.raises(ConfigError, match=r"traderx:services\.trade-feed\.replicas"):
+        read_settings()
+    assert [r for r in mocks.resources if r.custom] == []

@@ -15,7 +15,7 @@ from confighub_local.context import ServerState
 from confighub_local.db import Store
 from confighub_local.db.store import new_id, now
 from confighub_local.middleware import AuthMiddleware
-from confighub_local.routes import entities, meta, spaces, units
+from confighub_local.routes import bulk, entities, functions, meta, spaces, units
 
 log = logging.getLogger("confighub_local")
 
@@ -86,7 +86,14 @@ def create_app(settings: Settings) -> FastAPI:
     app = FastAPI(title="confighub-local", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.chub = state
     errors.install(app)
-    for router in (meta.router, spaces.router, units.router, entities.router):
+    for router in (
+        meta.router,
+        spaces.router,
+        units.router,
+        bulk.router,
+        functions.router,
+        entities.router,
+    ):
         app.include_router(router, prefix="/api")
 
     @app.get("/healthz")

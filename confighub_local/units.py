@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from confighub_local import service
+from confighub_local import service, triggers
 from confighub_local.context import ServerState
 from confighub_local.db.store import Doc, new_id, now
 from confighub_local.errors import ApiError, not_found
@@ -59,8 +59,9 @@ def _add_revision(st: ServerState, unit: Doc, source: str, description: str = ""
         "Version": 1,
         "EntityType": "Revision",
     }
-    if unit.get("UpstreamRevisionNum"):
-        rev["Annotations"] = {}
+    if unit.get("ChangeSetID"):
+        rev["ChangeSetID"] = unit["ChangeSetID"]
+    unit["ApplyGates"] = triggers.evaluate(st, unit, unit_data(unit))
     st.store.insert(
         "Revision", rev["RevisionID"], rev, space_id=unit["SpaceID"], parent_id=unit["UnitID"]
     )
@@ -201,24 +202,19 @@ def resolve_revision(st: ServerState, unit: Doc, ref: str) -> Doc:
         field, ident = ref.split(":", 1)
         ident = check_uuid(ident, "restore")
         key = "$.Tags" if field == "Tag" else "$.ChangeSetID"
+        direction = "ASC" if before and field == "ChangeSet" else "DESC"
         if field == "Tag":
-            rows = st.store.select(
-                "Revision",
-                parent_id=unit["UnitID"],
-                where_sql=f"json_extract(e.doc, '{key}.\"' || ? || '\"') IS NOT NULL",
-                params=[ident],
-                order="json_extract(e.doc, '$.RevisionNum') DESC",
-                limit=1,
-            )
+            cond = f"json_extract(e.doc, '{key}.\"' || ? || '\"') IS NOT NULL"
         else:
-            rows = st.store.select(
-                "Revision",
-                parent_id=unit["UnitID"],
-                where_sql=f"json_extract(e.doc, '{key}') = ?",
-                params=[ident],
-                order="json_extract(e.doc, '$.RevisionNum') DESC",
-                limit=1,
-            )
+            cond = f"json_extract(e.doc, '{key}') = ?"
+        rows = st.store.select(
+            "Revision",
+            parent_id=unit["UnitID"],
+            where_sql=cond,
+            params=[ident],
+            order=f"json_extract(e.doc, '$.RevisionNum') {direction}",
+            limit=1,
+        )
         if not rows:
             raise ApiError(404, f"unit {unit['Slug']} has no revision in {ref}")
         num = int(rows[0]["RevisionNum"])

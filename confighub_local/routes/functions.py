@@ -1,0 +1,78 @@
+"""Functions: list signatures, invoke over a where selection (space or org)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Request
+
+from confighub_local import service
+from confighub_local.errors import ApiError
+from confighub_local.functions.invoke import invoke, signatures
+from confighub_local.routes.common import JSON, flag, ok, st_of, user_only
+from confighub_local.validation import check_uuid
+
+router = APIRouter()
+
+
+@router.get("/function")
+def list_org_functions(request: Request) -> JSON:
+    user_only(request)
+    return ok(signatures())
+
+
+@router.get("/space/{space_id}/function")
+def list_functions(request: Request, space_id: str) -> JSON:
+    user_only(request)
+    service.get_space(st_of(request), space_id)
+    return ok(signatures())
+
+
+def _run(
+    request: Request,
+    space_id: str | None,
+    body: Any,
+    where: str | None,
+    filter_id: str | None,
+    unit_id: str | None,
+    dry_run: str | None,
+) -> JSON:
+    st = st_of(request)
+    if space_id is not None:
+        service.get_space(st, space_id)
+    if unit_id:
+        check_uuid(unit_id, "unit_id")
+        extra = f"UnitID = '{unit_id}'"
+        where = f"{where} AND {extra}" if where else extra
+    if not where and not filter_id:
+        raise ApiError(400, "function invocation needs where, filter or unit_id to select units")
+    units = service.list_docs(st, "Unit", space_id=space_id, where=where, filter_id=filter_id)
+    with st.store.tx():
+        status, results = invoke(st, units, body, dry_run=flag(dry_run))
+    return ok(results, status=status)
+
+
+@router.post("/space/{space_id}/function/invoke")
+def invoke_functions(
+    request: Request,
+    space_id: str,
+    body: Annotated[Any, Body()] = None,
+    where: str | None = None,
+    filter: str | None = None,
+    unit_id: str | None = None,
+    dry_run: str | None = None,
+) -> JSON:
+    user_only(request)
+    return _run(request, space_id, body, where, filter, unit_id, dry_run)
+
+
+@router.post("/function/invoke")
+def invoke_functions_on_org(
+    request: Request,
+    body: Annotated[Any, Body()] = None,
+    where: str | None = None,
+    filter: str | None = None,
+    dry_run: str | None = None,
+) -> JSON:
+    user_only(request)
+    return _run(request, None, body, where, filter, None, dry_run)

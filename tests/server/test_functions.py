@@ -6,7 +6,6 @@ import json
 from typing import Any
 
 import httpx
-
 import yaml
 
 from tests.server.helpers import new_space, new_unit, ok, unb64

@@ -14,7 +14,7 @@ from pulumi_policy import (
 from pydantic import BaseModel, ConfigDict
 
 from .environment import CONFIG_SCHEMA, Environment, stack_environment, unit_environment
-from .objects import UNIT_TYPE, KubeObject, UnitDataError, objects_of
+from .objects import CONFIGHUB_TYPE_PREFIX, KubeObject, UnitDataError, objects_of
 from .values import plain
 
 
@@ -49,9 +49,9 @@ def schema(extra: Mapping[str, dict[str, Any]] | None = None) -> PolicyConfigSch
 
 
 def context_for(args: ResourceValidationArgs, props: dict[str, Any]) -> RuleContext:
-    """The environment of this resource: a unit's label, else the stack's (environment.py)."""
+    """The environment of this resource: a ConfigHub entity's label, else the stack's."""
     config = dict(args.get_config() or {})
-    if args.resource_type == UNIT_TYPE:
+    if args.resource_type.startswith(CONFIGHUB_TYPE_PREFIX):
         env = unit_environment(props.get("labels"), config)
     else:
         env = stack_environment(config)

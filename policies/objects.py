@@ -11,8 +11,9 @@ from pydantic import BaseModel, ConfigDict
 
 from .values import UNKNOWN, dig, plain
 
-UNIT_TYPE: Final = "pulumi-python:dynamic/confighub:Unit"
-SPACE_TYPE: Final = "pulumi-python:dynamic/confighub:Space"
+CONFIGHUB_TYPE_PREFIX: Final = "pulumi-python:dynamic/confighub:"
+UNIT_TYPE: Final = CONFIGHUB_TYPE_PREFIX + "Unit"
+SPACE_TYPE: Final = CONFIGHUB_TYPE_PREFIX + "Space"
 K8S_PREFIX: Final = "kubernetes:"
 WORKLOAD_KINDS: Final = frozenset(
     {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob", "Pod"}

@@ -199,3 +199,8 @@ def test_bad_unit_data_fails(run_resource: RunResource, data: str, expected: str
 def test_good_unit_data_passes(run_resource: RunResource) -> None:
     props = unit_props([namespace("traderx-prod"), good_deployment()])
     assert run_resource("unit-data-is-kubernetes-yaml", UNIT, props) == []
+
+
+def test_staging_space_in_a_prod_stack_is_judged_by_its_label(run_resource: RunResource) -> None:
+    props = {"slug": "traderx-staging", "labels": {"environment": "staging"}}
+    assert run_resource("prod-deletion-needs-override", SPACE, props) == []

@@ -1,0 +1,126 @@
+"""Drive the real Pulumi CLI over a throwaway copy of this project (used by e2e and benchmark).
+
+The copy keeps the repository's Pulumi.<stack>.yaml files untouched (`stack init` and
+`config set` write into them); the program itself is symlinked, so what runs is the repo's code.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+from components.confighub.calls import CALL_LOG_ENV, CallCounts, read_call_log
+
+ROOT = Path(__file__).resolve().parents[2]
+PROJECT_FILES = ("Pulumi.yaml", "Pulumi.dev.yaml", "Pulumi.staging.yaml", "Pulumi.prod.yaml")
+LINKED = ("__main__.py", "components", ".venv", "requirements.txt")
+
+
+class PulumiError(RuntimeError):
+    """A pulumi command failed; carries its output."""
+
+
+def make_project(workdir: Path) -> Path:
+    """A project directory whose program is this repository's, with its own stack files."""
+    project = workdir / "project"
+    project.mkdir(parents=True, exist_ok=True)
+    for name in PROJECT_FILES:
+        shutil.copy(ROOT / name, project / name)
+    for name in LINKED:
+        target = project / name
+        if not target.exists():
+            target.symlink_to(ROOT / name)
+    return project
+
+
+class Stacks:
+    """`pulumi` on one project dir with a given environment; timings and call counts recorded."""
+
+    def __init__(self, project: Path, env: dict[str, str], call_log: Path) -> None:
+        self.project = project
+        self.env = {**env, CALL_LOG_ENV: str(call_log)}
+        self.call_log = call_log
+        self.timings: dict[str, float] = {}
+
+    def run(self, *args: str, stack: str | None = None, timeout: float = 1800) -> str:
+        cmd = ["pulumi", *args, "--non-interactive"]
+        if stack:
+            cmd += ["--stack", stack]
+        started = time.monotonic()
+        proc = subprocess.run(
+            cmd,
+            cwd=self.project,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        self.timings[" ".join(args[:1] + ((stack,) if stack else ()))] = time.monotonic() - started
+        if proc.returncode != 0:
+            raise PulumiError(
+                f"`{' '.join(cmd)}` exited {proc.returncode}\n--- stdout\n{proc.stdout[-6000:]}"
+                f"\n--- stderr\n{proc.stderr[-4000:]}"
+            )
+        return proc.stdout
+
+    def init(self, stack: str, config: dict[str, Any], secrets: dict[str, str]) -> None:
+        self.run("stack", "init", stack)
+        for key, value in config.items():
+            self.set(stack, key, value)
+        for key, value in secrets.items():
+            self.run("config", "set", "--secret", key, value, stack=stack)
+
+    def set(self, stack: str, key: str, value: Any) -> None:
+        """`config set --path`, one leaf at a time (segments quoted: service names have '-')."""
+        if isinstance(value, dict):
+            for sub, item in value.items():
+                self.set(stack, f'{key}["{sub}"]', item)
+            return
+        text = str(value).lower() if isinstance(value, bool) else str(value)
+        self.run("config", "set", "--path", key, text, stack=stack)
+
+    def up(self, stack: str, *extra: str) -> str:
+        return self.run("up", "--yes", "--skip-preview", *extra, stack=stack)
+
+    def outputs(self, stack: str) -> dict[str, Any]:
+        data: dict[str, Any] = json.loads(self.run("stack", "output", "--json", stack=stack))
+        return data
+
+    def destroy(self, stack: str) -> str:
+        return self.run("destroy", "--yes", "--skip-preview", stack=stack)
+
+    def calls_since(self, mark: int) -> CallCounts:
+        """ConfigHub calls logged by provider processes after `mark` (a line count)."""
+        if not self.call_log.exists():
+            return CallCounts()
+        lines = self.call_log.read_text().splitlines()[mark:]
+        tail = self.call_log.with_suffix(".tail")
+        tail.write_text("\n".join(lines) + "\n")
+        return read_call_log(tail)
+
+    def call_mark(self) -> int:
+        return len(self.call_log.read_text().splitlines()) if self.call_log.exists() else 0
+
+
+def base_env(
+    toolchain_env: dict[str, str], backend: str, url: str, token: str, kubeconfig: str
+) -> dict[str, str]:
+    """Environment of every pulumi command: toolchain, backend, ConfigHub, cluster."""
+    env = {**os.environ, **toolchain_env}
+    env.update(
+        PULUMI_BACKEND_URL=backend,
+        CONFIGHUB_URL=url,
+        CONFIGHUB_TOKEN=token,
+        KUBECONFIG=kubeconfig,
+        PULUMI_SKIP_UPDATE_CHECK="true",
+        PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION="true",
+    )
+    if "PULUMI_CONFIG_PASSPHRASE" not in env and "PULUMI_CONFIG_PASSPHRASE_FILE" not in env:
+        env["PULUMI_CONFIG_PASSPHRASE"] = "e2e-local-passphrase"
+    return env

@@ -1,0 +1,200 @@
+"""End to end on the real engine, the local ConfigHub server (with its bridge worker) and kwok.
+
+One flow, because each step builds on the last: up dev, staging, prod from empty; every
+workload available; a second `up` changes nothing and writes nothing to ConfigHub; one image
+tag changed in dev changes exactly that unit; promoting it upgrades only that staging unit and
+leaves prod alone; destroying all three leaves ConfigHub and the cluster without TraderX objects.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kubernetes import client as kclient
+from kubernetes import config as kconfig
+
+from components.catalog import SERVICE_NAMES, START_ORDER
+from tests.e2e.driver import PulumiError, Stacks, base_env, make_project
+from tests.support.server import ServerProcess
+
+pytestmark = [pytest.mark.engine, pytest.mark.cluster, pytest.mark.slow]
+ENVS = ("dev", "staging", "prod")
+
+
+@pytest.fixture(scope="module")
+def hub(kube_cluster: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """The local server with --kubeconfig: it runs the bridge worker for our BridgeWorkers."""
+    server = ServerProcess(
+        tmp_path_factory.mktemp("hub"), extra_args=["--kubeconfig", str(kube_cluster.kubeconfig)]
+    )
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def apps(kubeconfig: Path) -> tuple[kclient.AppsV1Api, kclient.CoreV1Api, kclient.ApiClient]:
+    api = kconfig.new_client_from_config(config_file=str(kubeconfig))
+    return kclient.AppsV1Api(api), kclient.CoreV1Api(api), api
+
+
+def deployments(appsv1: kclient.AppsV1Api, namespace: str) -> dict[str, Any]:
+    items: list[Any] = appsv1.list_namespaced_deployment(namespace).items
+    return {d.metadata.name: d for d in items}
+
+
+def assert_all_available(appsv1: kclient.AppsV1Api, namespace: str) -> None:
+    deps = deployments(appsv1, namespace)
+    assert set(deps) == set(SERVICE_NAMES), f"{namespace}: {sorted(deps)}"
+    for name, d in deps.items():
+        want = d.spec.replicas
+        assert (d.status.available_replicas or 0) == want, f"{namespace}/{name} not available"
+
+
+def image_of(appsv1: kclient.AppsV1Api, namespace: str, name: str) -> str:
+    d: Any = appsv1.read_namespaced_deployment(name, namespace)
+    image: str = d.spec.template.spec.containers[0].image
+    return image
+
+
+def spaces_with_prefix(hub: ServerProcess, prefix: str) -> list[str]:
+    with hub.client() as c:
+        resp = c.get("/space", params={"where": f"Slug LIKE '{prefix}-%'"})
+        resp.raise_for_status()
+        items = resp.json()
+    return sorted((i.get("Space") or i)["Slug"] for i in items)
+
+
+def wait_namespaces_gone(
+    core: kclient.CoreV1Api, names: list[str], timeout: float = 120
+) -> list[str]:
+    deadline = time.monotonic() + timeout
+    left = names
+    while time.monotonic() < deadline:
+        items: list[Any] = core.list_namespace().items
+        existing = {n.metadata.name for n in items}
+        left = [n for n in names if n in existing]
+        if not left:
+            return []
+        time.sleep(2)
+    return left
+
+
+def test_three_environments_end_to_end(
+    toolchain: Any, kube_cluster: Any, hub: ServerProcess, pulumi_backend: str, tmp_path: Path
+) -> None:
+    run_id = secrets.token_hex(3)
+    prefix = f"e2e{run_id}"
+    namespaces = {env: f"{prefix}-{env}" for env in ENVS}
+    project = make_project(tmp_path)
+    env = base_env(toolchain.env, pulumi_backend, hub.url, hub.token, str(kube_cluster.kubeconfig))
+    stacks = Stacks(project, env, tmp_path / "calls.jsonl")
+    appsv1, core, api = apps(kube_cluster.kubeconfig)
+    common = {
+        "confighub:url": hub.url,
+        "traderx:kubeconfig": str(kube_cluster.kubeconfig),
+        "traderx:kubeContext": kube_cluster.context,
+        "traderx:applyTimeoutSeconds": 240,
+    }
+    created: list[str] = []
+    try:
+        # --- up dev, staging, prod from empty -------------------------------------------
+        stacks.init(
+            "dev",
+            {**common, "traderx:prefix": prefix, "traderx:namespace": namespaces["dev"]},
+            {"confighub:token": hub.token},
+        )
+        created.append("dev")
+        stacks.up("dev")
+        stacks.init(
+            "staging",
+            {**common, "traderx:namespace": namespaces["staging"]},
+            {"confighub:token": hub.token},
+        )
+        created.append("staging")
+        stacks.up("staging")
+        staging_out = stacks.outputs("staging")
+        pins = {svc: staging_out["unitRevisions"][svc] for svc in SERVICE_NAMES}
+        stacks.init(
+            "prod",
+            {**common, "traderx:namespace": namespaces["prod"], "traderx:promote": pins},
+            {"confighub:token": hub.token, "traderx:databasePassword": secrets.token_hex(12)},
+        )
+        created.append("prod")
+        stacks.up("prod")
+
+        outs = {e: stacks.outputs(e) for e in ENVS}
+        for e in ENVS:
+            assert_all_available(appsv1, namespaces[e])
+            assert set(outs[e]["unitIds"]) == set(START_ORDER)
+        assert spaces_with_prefix(hub, prefix) == sorted(
+            f"{prefix}-traderx-{k}" for k in ("base", "filters", "dev", "staging", "prod")
+        )
+        secret: Any = core.read_namespaced_secret("traderx-db-credentials", namespaces["prod"])
+        assert set(secret.data) == {"username", "password"}
+
+        # --- a second up changes nothing and writes nothing to ConfigHub ------------------
+        for e in ENVS:
+            mark = stacks.call_mark()
+            stacks.up(e, "--expect-no-changes")
+            calls = stacks.calls_since(mark)
+            assert calls.writes == 0, f"no-op up of {e} wrote to ConfigHub: {calls.by_route}"
+        assert {e: stacks.outputs(e)["unitRevisions"] for e in ENVS} == {
+            e: outs[e]["unitRevisions"] for e in ENVS
+        }
+
+        # --- change one image tag in dev: exactly that unit changes ----------------------
+        stacks.set("dev", 'traderx:services["reference-data"]["image"]["tag"]', "e2e-v2")
+        stacks.up("dev")
+        dev_after = stacks.outputs("dev")
+        changed = {
+            c
+            for c in START_ORDER
+            if dev_after["unitRevisions"][c] != outs["dev"]["unitRevisions"][c]
+        }
+        assert changed == {"reference-data"}
+        assert image_of(appsv1, namespaces["dev"], "reference-data").endswith(":e2e-v2")
+        assert_all_available(appsv1, namespaces["dev"])
+
+        # --- promote it to staging: only that unit upgrades; prod unchanged ---------------
+        stacks.set(
+            "staging",
+            'traderx:promote["reference-data"]',
+            dev_after["unitRevisions"]["reference-data"],
+        )
+        stacks.up("staging")
+        staging_after = stacks.outputs("staging")
+        changed = {
+            c
+            for c in START_ORDER
+            if staging_after["unitRevisions"][c] != outs["staging"]["unitRevisions"][c]
+        }
+        assert changed == {"reference-data"}
+        assert image_of(appsv1, namespaces["staging"], "reference-data").endswith(":e2e-v2")
+        assert staging_after["images"]["reference-data"].endswith(":e2e-v2")
+        mark = stacks.call_mark()
+        stacks.run("preview", "--expect-no-changes", stack="prod")
+        assert stacks.calls_since(mark).writes == 0
+        assert image_of(appsv1, namespaces["prod"], "reference-data").endswith(":latest")
+        assert stacks.outputs("prod")["unitRevisions"] == outs["prod"]["unitRevisions"]
+    finally:
+        # --- destroy all three: ConfigHub and the cluster are left empty -----------------
+        errors = []
+        for e in reversed(created):
+            try:
+                stacks.destroy(e)
+            except PulumiError as exc:
+                errors.append(str(exc))
+        left_spaces = spaces_with_prefix(hub, prefix)
+        left_ns = wait_namespaces_gone(core, list(namespaces.values()))
+        api.close()
+        print("e2e timings (s):", {k: round(v, 1) for k, v in stacks.timings.items()})
+    assert errors == [], errors[0][:3000] if errors else ""
+    assert left_spaces == []
+    assert left_ns == []

@@ -190,7 +190,7 @@ class EntityProvider(ResourceProvider):
                 elif not isinstance(value, Mapping):
                     return "must be a JSON object or a JSON string"
             else:
-                _ADAPTERS[spec.kind].validate_python(value, strict=spec.kind != "map")
+                _ADAPTERS[spec.kind].validate_python(value, strict=spec.kind in ("str", "bool"))
             if spec.slug and not _is_slug(value):
                 return f"must match {SLUG_PATTERN} (got {value!r})"
         except ValidationError as exc:

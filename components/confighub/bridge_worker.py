@@ -13,7 +13,9 @@ import pulumi
 import pulumi.dynamic
 from typing_extensions import TypedDict, Unpack
 
-from .base import EntityProvider, InputField
+from pulumi.dynamic import CreateResult
+
+from .base import EntityProvider, InputField, is_managed
 from .client import BRIDGE_WORKER
 from .models import BridgeWorker as BridgeWorkerEntity
 from .models import Entity
@@ -33,6 +35,20 @@ class BridgeWorkerProvider(EntityProvider):
         "space_id": InputField("SpaceID", required=True, replace=True),
         "slug": InputField("Slug", required=True, replace=True, slug=True),
     }
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        """Create; an adopted worker (left by an interrupted run) whose secret the server no
+        longer reveals is ours, so it is deleted and re-created to obtain a usable secret."""
+        client = self.client()
+        space_id = self.space_of(props)
+        body = self.create_body(props)
+        entity, adopted = client.create_or_adopt(self.kind, space_id, body, is_ours=is_managed)
+        if adopted and not (isinstance(entity, BridgeWorkerEntity) and entity.secret):
+            client.delete(self.kind, space_id, entity.id)
+            entity, _ = client.create_or_adopt(self.kind, space_id, body, is_ours=is_managed)
+        elif adopted:
+            entity = self.converge(entity, props)
+        return CreateResult(entity.id, self.outputs(entity, props))
 
     def extras(self, entity: Entity, props: Mapping[str, Any]) -> dict[str, Any]:
         """The secret: from the server when it sends one, else the one already in state."""

@@ -11,9 +11,8 @@ from typing import Any, ClassVar, Required
 
 import pulumi
 import pulumi.dynamic
-from typing_extensions import TypedDict, Unpack
-
 from pulumi.dynamic import CreateResult
+from typing_extensions import TypedDict, Unpack
 
 from .base import EntityProvider, InputField, is_managed
 from .client import BRIDGE_WORKER

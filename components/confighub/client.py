@@ -402,6 +402,12 @@ class ConfigHubClient:
             raise NotFoundError("GET", "/unit", 404, f"no Unit with ID {unit_id}")
         return found[0]
 
+    def get_unit(self, space_id: str, unit_id: str) -> Unit:
+        unit = self.get(UNIT, space_id, unit_id)
+        if not isinstance(unit, Unit):  # pragma: no cover - UNIT.model is Unit
+            raise TypeError("expected a Unit")
+        return unit
+
     def _operation(self, action: str, space_id: str, unit_id: str) -> QueuedOperation:
         path = f"/space/{space_id}/unit/{unit_id}/{action}"
         answer = self.request("POST", path)

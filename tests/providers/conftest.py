@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from pulumi.dynamic import ConfigureRequest
 from pulumi.dynamic.config import Config
+from pydantic import SecretStr
 
 from components.confighub import calls, connection
 from components.confighub.client import ConfigHubClient
@@ -33,7 +34,9 @@ def unique() -> str:
 @pytest.fixture
 def hub(confighub_server: Any) -> Iterator[ConfigHubClient]:
     """A client on the local server, with the module-level connection configured to it."""
-    settings = connection.ConnectionSettings(url=confighub_server.url, token=confighub_server.token)
+    settings = connection.ConnectionSettings(
+        url=confighub_server.url, token=SecretStr(confighub_server.token)
+    )
     connection.configure_from_config(
         {"confighub:url": confighub_server.url, "confighub:token": confighub_server.token}
     )

@@ -163,7 +163,7 @@ def test_every_resource_lifecycle_through_the_engine(
     assert set(units) == {"trade-service", "namespace"}
     assert units["trade-service"].labels["set_critical"] == "member"
     assert all(u.annotations[MANAGED_BY_KEY] == MANAGED_BY_VALUE for u in units.values())
-    clone = hub.get(UNIT, down_id, out["clone_id"])
+    clone = hub.get_unit(down_id, out["clone_id"])
     assert clone.upstream_unit_id == out["base_id"] and same_data(clone.text, DOWN)
     for kind, slugs in (
         (TAG, {"release-1"}),
@@ -201,15 +201,14 @@ def test_every_resource_lifecycle_through_the_engine(
     filt = by_slug(hub, FILTER, space_id)["backend"]
     hub.patch(FILTER, space_id, filt.id, {"Where": "Labels.layer = 'oops'"})
     hub.delete(TAG, space_id, by_slug(hub, TAG, space_id)["release-1"].id)
-    res = st.refresh()
-    refreshed = changes(res)
+    refreshed = changes(st.refresh())
     assert refreshed.get("update", 0) >= 2 and refreshed.get("delete") == 1, refreshed
     res = st.up()
     assert changes(res).get("create") == 1, changes(res)  # the deleted tag
-    assert same_data(hub.get(UNIT, space_id, base_id).text, BASE)
+    assert same_data(hub.get_unit(space_id, base_id).text, BASE)
     assert by_slug(hub, FILTER, space_id)["backend"].where == spec["where"]
     assert "release-1" in by_slug(hub, TAG, space_id)
-    clone = hub.get(UNIT, down_id, out["clone_id"])
+    clone = hub.get_unit(down_id, out["clone_id"])
     assert same_data(clone.text, DOWN), clone.text  # upgraded, then declared data kept
     st.reset_calls()
     assert set(changes(st.up())) == {"same"}

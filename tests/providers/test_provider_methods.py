@@ -9,6 +9,7 @@ import dill
 import httpx
 import pytest
 from pulumi.runtime.rpc import UNKNOWN
+from pydantic import SecretStr
 
 from components.confighub import calls, connection
 from components.confighub.base import MANAGED_BY_KEY, MANAGED_BY_VALUE, map_patch, normalise
@@ -267,7 +268,7 @@ def test_bridge_worker_repr_hides_secret() -> None:
 
 
 def _client(handler: httpx.MockTransport) -> ConfigHubClient:
-    settings = connection.ConnectionSettings(url="http://hub.test", token="TOKEN-xyz")
+    settings = connection.ConnectionSettings(url="http://hub.test", token=SecretStr("TOKEN-xyz"))
     return ConfigHubClient(settings, transport=handler, max_attempts=4)
 
 

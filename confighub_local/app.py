@@ -15,7 +15,16 @@ from confighub_local.context import ServerState
 from confighub_local.db import Store
 from confighub_local.db.store import new_id, now
 from confighub_local.middleware import AuthMiddleware
-from confighub_local.routes import bulk, entities, functions, meta, spaces, units
+from confighub_local.routes import (
+    bulk,
+    entities,
+    functions,
+    meta,
+    operations,
+    spaces,
+    units,
+    worker_api,
+)
 
 log = logging.getLogger("confighub_local")
 
@@ -27,6 +36,8 @@ class Settings:
     port: int = 8765
     token_file: Path | None = None
     token: str | None = None  # explicit token (tests); wins over file and environment
+    kubeconfig: str | None = None  # run the Kubernetes bridge worker for every BridgeWorker
+    ready_timeout: float = 120.0
 
 
 def _bootstrap_org(store: Store) -> tuple[str, str]:
@@ -92,6 +103,8 @@ def create_app(settings: Settings) -> FastAPI:
         units.router,
         bulk.router,
         functions.router,
+        operations.router,
+        worker_api.router,
         entities.router,
     ):
         app.include_router(router, prefix="/api")
@@ -100,8 +113,26 @@ def create_app(settings: Settings) -> FastAPI:
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
+    if settings.kubeconfig:
+        _embed_workers(app, state, settings)
     app.add_middleware(AuthMiddleware, state=state)
     return app
+
+
+def _embed_workers(app: FastAPI, state: ServerState, settings: Settings) -> None:
+    """Start the worker supervisor with the server, stop it on shutdown."""
+    from confighub_local.worker.runner import kube_factory
+    from confighub_local.worker.supervisor import Supervisor
+
+    assert settings.kubeconfig is not None
+    supervisor = Supervisor(
+        state.store,
+        f"http://127.0.0.1:{settings.port}",
+        kube_factory(settings.kubeconfig, settings.ready_timeout),
+    )
+    app.router.on_startup.append(supervisor.start)
+    app.router.on_shutdown.append(supervisor.shutdown)
+    state.extras["supervisor"] = supervisor
 
 
 def random_token() -> str:

@@ -25,15 +25,45 @@ def serve(
     kubeconfig: Annotated[
         Path | None, typer.Option(help="run the Kubernetes bridge worker against this cluster")
     ] = None,
+    ready_timeout: Annotated[
+        float, typer.Option(help="seconds the worker waits for Deployments to be available")
+    ] = 120.0,
     log_level: Annotated[str, typer.Option(help="log level")] = "warning",
 ) -> None:
     """Serve the API under /api until interrupted."""
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(name)s %(message)s")
-    settings = Settings(db=db, host=host, port=port, token_file=token_file)
+    settings = Settings(
+        db=db,
+        host=host,
+        port=port,
+        token_file=token_file,
+        kubeconfig=str(kubeconfig) if kubeconfig else None,
+        ready_timeout=ready_timeout,
+    )
     app = create_app(settings)
-    if kubeconfig is not None:
-        app.state.chub.extras["kubeconfig"] = str(kubeconfig)
     uvicorn.run(app, host=host, port=port, log_level=log_level.lower(), access_log=False)
+
+
+@cli.command()
+def worker(
+    url: Annotated[str, typer.Option(help="server root, e.g. http://127.0.0.1:8765")],
+    worker_id: Annotated[str, typer.Option(help="BridgeWorkerID")],
+    kubeconfig: Annotated[Path, typer.Option(help="kubeconfig of the target cluster")],
+    secret: Annotated[
+        str, typer.Option(envvar="CONFIGHUB_WORKER_SECRET", help="the worker's secret")
+    ],
+    ready_timeout: Annotated[float, typer.Option(help="readiness wait, seconds")] = 120.0,
+    log_level: Annotated[str, typer.Option(help="log level")] = "info",
+) -> None:
+    """Run one Kubernetes bridge worker against a server until interrupted."""
+    from confighub_local.worker.runner import WorkerRunner, kube_factory
+
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(name)s %(message)s")
+    runner = WorkerRunner(url, worker_id, secret, kube_factory(str(kubeconfig), ready_timeout))
+    try:
+        runner.run()
+    except KeyboardInterrupt:
+        runner.stop.set()
 
 
 @cli.command()

@@ -16,7 +16,7 @@ def unit_status(st: ServerState, unit: Doc) -> dict[str, Any]:
     status["SyncStatus"] = (
         "Synced" if live and live == head else ("OutOfSync" if live else "Unapplied")
     )
-    live_info = st.store.get("LiveInfo", unit["UnitID"]) or {}
+    live_info = st.store.get("LiveInfo", f"live:{unit['UnitID']}") or {}
     status["Drift"] = live_info.get("Drift", "None")
     if events:
         ev = events[0]

@@ -172,16 +172,18 @@ class KubeExecutor:
         generation = (obj.get("metadata") or {}).get("generation", 0)
         if status.get("observedGeneration", 0) < generation:
             return f"{_ref(doc)} not yet observed by its controller"
-        have_key = "availableReplicas" if kind == "Deployment" else "readyReplicas"
-        have = int(status.get(have_key) or 0)
-        updated = int(status.get("updatedReplicas") or 0)
-        if have >= want and updated >= want:
+        keys = ("updatedReplicas", "readyReplicas") + (
+            ("availableReplicas",) if kind == "Deployment" else ()
+        )
+        counts = {k: int(status.get(k) or 0) for k in keys}
+        if all(v == want for v in counts.values()):
             return None
+        have = ", ".join(f"{v}/{want} {k}" for k, v in counts.items())
         why = ""
         for cond in status.get("conditions") or []:
             if cond.get("type") in ("Available", "Progressing") and cond.get("status") != "True":
                 why = f"; {cond['type']}={cond.get('status')}: {cond.get('message', '')}"
-        return f"{_ref(doc)} not available: {have}/{want} {have_key}{why}"
+        return f"{_ref(doc)} not available: {have}{why}"
 
     def wait_ready(self, docs: list[dict[str, Any]], statuses: dict[str, dict[str, Any]]) -> str:
         """Wait until every Deployment/StatefulSet is available; return '' or the reason."""
@@ -213,7 +215,8 @@ class KubeExecutor:
             docs = self._docs(data)
         except (ValueError, yaml.YAMLError) as exc:
             return Outcome(False, "DestroyFailed", f"invalid config data: {exc}")
-        for doc in sorted(docs, key=lambda d: -_ORDER.get(str(d.get("kind")), 9)):
+        ordered = sorted(docs, key=lambda d: -_ORDER.get(str(d.get("kind")), 9))
+        for doc in ordered:
             try:
                 res = self._resource(doc)
                 res.delete(name=doc["metadata"]["name"], namespace=self._ns(res, doc))
@@ -223,7 +226,33 @@ class KubeExecutor:
                 if getattr(exc, "status", None) == 404:
                     continue
                 return Outcome(False, "DestroyFailed", f"{_ref(doc)}: {_api_message(exc)}")
+        left = self._wait_gone(ordered)
+        if left:
+            return Outcome(
+                False,
+                "DestroyWaitFailed",
+                f"still present after {self.ready_timeout:.0f}s: {', '.join(left)}",
+            )
         return Outcome(True, "DestroyCompleted", f"deleted {len(docs)} resource(s)")
+
+    def _wait_gone(self, docs: list[dict[str, Any]]) -> list[str]:
+        """Destroy completes only once the objects are gone (finalizers, cascading deletes)."""
+        deadline = time.monotonic() + self.ready_timeout
+        while True:
+            left = []
+            for doc in docs:
+                try:
+                    res = self._resource(doc)
+                    res.get(name=doc["metadata"]["name"], namespace=self._ns(res, doc))
+                    left.append(_ref(doc))
+                except ResourceNotFoundError:
+                    continue
+                except (ApiException, DynamicApiError) as exc:
+                    if getattr(exc, "status", None) != 404:
+                        left.append(f"{_ref(doc)} ({_api_message(exc)})")
+            if not left or time.monotonic() >= deadline:
+                return left
+            time.sleep(0.5)
 
     def refresh(self, data: bytes) -> Outcome:
         """Read live objects; drift is any desired value the live object no longer carries."""

@@ -1,0 +1,146 @@
+"""The Kubernetes bridge worker against the real local cluster: `serve --kubeconfig` runs it
+inside the server; apply (server-side apply + readiness), a readiness failure that names the
+Deployment, refresh with drift after an out-of-band edit, destroy until gone."""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from kubernetes import client as kube_client
+from kubernetes import config as kube_config
+
+from tests.server.helpers import new_space, new_unit, ok, slug
+from tests.support.server import ServerProcess
+from tests.support.toolchain import KubeCluster
+
+pytestmark = pytest.mark.cluster
+
+MANIFEST = """\
+apiVersion: v1
+kind: Namespace
+metadata:
+  name: {ns}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: settings
+  namespace: {ns}
+data:
+  LOG_LEVEL: info
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  namespace: {ns}
+spec:
+  replicas: 2
+  selector:
+    matchLabels: {{app: web}}
+  template:
+    metadata:
+      labels: {{app: web}}
+    spec:
+      {extra}
+      containers:
+      - name: web
+        image: nginx:1.27
+"""
+
+
+@pytest.fixture(scope="module")
+def kube_server(kube_cluster: KubeCluster) -> Iterator[ServerProcess]:
+    with tempfile.TemporaryDirectory(prefix="confighub-kube-") as tmp:
+        server = ServerProcess(
+            Path(tmp),
+            extra_args=["--kubeconfig", str(kube_cluster.kubeconfig), "--ready-timeout", "20"],
+        )
+        server.start()
+        try:
+            yield server
+        finally:
+            server.stop()
+
+
+def _finish(c: httpx.Client, sid: str, uid: str, op: dict[str, Any], wait: float = 90) -> Any:
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        got = ok(c.get(f"/space/{sid}/unit/{uid}/unit_action/{op['QueuedOperationID']}"))
+        if got["Status"] in ("Completed", "Failed"):
+            return got
+        time.sleep(0.5)
+    raise AssertionError(f"{op['Action']} of {uid} did not finish in {wait}s")
+
+
+def test_apply_refresh_drift_destroy(kube_server: ServerProcess, kube_cluster: KubeCluster) -> None:
+    ns = slug("chl")
+    api = kube_config.new_client_from_config(config_file=str(kube_cluster.kubeconfig))
+    core, apps = kube_client.CoreV1Api(api), kube_client.AppsV1Api(api)
+    with kube_server.client() as c:
+        sid = new_space(c)["SpaceID"]
+        worker = ok(c.post(f"/space/{sid}/bridge_worker", json={"Slug": slug("w")}))
+        target = ok(
+            c.post(
+                f"/space/{sid}/target",
+                json={
+                    "Slug": slug("t"),
+                    "BridgeWorkerID": worker["BridgeWorkerID"],
+                    "ProviderType": "Kubernetes",
+                    "ToolchainType": "Kubernetes/YAML",
+                },
+            )
+        )
+        unit = new_unit(c, sid, MANIFEST.format(ns=ns, extra=""), TargetID=target["TargetID"])
+        uid = unit["UnitID"]
+        done = _finish(c, sid, uid, ok(c.post(f"/space/{sid}/unit/{uid}/apply")))
+        assert done["Status"] == "Completed", done
+        dep = apps.read_namespaced_deployment("web", ns).to_dict()
+        assert dep["status"]["available_replicas"] == 2
+        managers = {m["manager"] for m in dep["metadata"]["managed_fields"]}
+        assert "confighub-local" in managers
+        assert ok(c.get(f"/space/{sid}/unit/{uid}"))["Unit"]["LiveRevisionNum"] == 1
+
+        core.patch_namespaced_config_map("settings", ns, {"data": {"LOG_LEVEL": "debug"}})
+        refreshed = _finish(c, sid, uid, ok(c.post(f"/space/{sid}/unit/{uid}/refresh")))
+        assert refreshed["Status"] == "Completed"
+        status = ok(c.get(f"/space/{sid}/unit/{uid}"))["UnitStatus"]
+        assert status["Drift"] == "Drifted" and status["ActionResult"] == "RefreshAndDrifted"
+
+        gone = _finish(c, sid, uid, ok(c.post(f"/space/{sid}/unit/{uid}/destroy")))
+        assert gone["Status"] == "Completed", gone
+        with pytest.raises(kube_client.ApiException) as err:
+            apps.read_namespaced_deployment("web", ns)
+        assert err.value.status == 404
+
+
+def test_unavailable_deployment_fails_naming_it(kube_server: ServerProcess) -> None:
+    ns = slug("chl")
+    with kube_server.client() as c:
+        sid = new_space(c)["SpaceID"]
+        worker = ok(c.post(f"/space/{sid}/bridge_worker", json={"Slug": slug("w")}))
+        target = ok(
+            c.post(
+                f"/space/{sid}/target",
+                json={
+                    "Slug": slug("t"),
+                    "BridgeWorkerID": worker["BridgeWorkerID"],
+                    "ProviderType": "Kubernetes",
+                    "ToolchainType": "Kubernetes/YAML",
+                },
+            )
+        )
+        stuck = MANIFEST.format(ns=ns, extra="nodeSelector: {no-such-node: 'true'}")
+        unit = new_unit(c, sid, stuck, TargetID=target["TargetID"])
+        uid = unit["UnitID"]
+        failed = _finish(c, sid, uid, ok(c.post(f"/space/{sid}/unit/{uid}/apply")))
+        assert failed["Status"] == "Failed"
+        reason = failed["ErrorDetails"][0]["Description"]
+        assert f"Deployment/{ns}/web not available" in reason, reason
+        _finish(c, sid, uid, ok(c.post(f"/space/{sid}/unit/{uid}/destroy")))

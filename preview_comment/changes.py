@@ -3,7 +3,9 @@ unit, which fields, which images (old -> new), and a masked text form for the fu
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import json
+import re
+from collections.abc import Iterable, Iterator
 from typing import Any, Final
 
 import yaml
@@ -21,6 +23,7 @@ _UNKNOWNS: Final = frozenset(
 )  # fmt: skip
 _REPLACE_OPS: Final = frozenset({"replace", "create-replacement", "delete-replaced"})
 _HIDDEN_INPUTS: Final = frozenset({"__provider"})  # dynamic providers' pickled code
+_IMAGE_PATH: Final = re.compile(r"[Cc]ontainers\[\d+\]\.image: ")
 #: Order in which ops are shown (most dangerous first).
 OP_ORDER: Final = ("delete", "replace", "update", "create", "import", "read", "refresh", "same")
 
@@ -88,7 +91,7 @@ def _doc_key(doc: dict[str, Any]) -> str:
 
 
 def _short(value: Any, limit: int = 60) -> str:
-    text = value if isinstance(value, str) else yaml.safe_dump(value, default_flow_style=True)
+    text = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
     text = text.strip().replace("\n", " ")
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
@@ -122,7 +125,9 @@ def data_changes(old_data: Any, new_data: Any) -> list[str]:
         elif key not in old_docs:
             found.append(f"{key} added")
         else:
-            found.extend(f"{key}: {p}" for p in _diff_paths(old_docs[key], new_docs[key]))
+            paths = _diff_paths(old_docs[key], new_docs[key])
+            # image changes get their own line (image_changes); don't repeat them here
+            found.extend(f"{key}: {p}" for p in paths if not _IMAGE_PATH.search(p))
     return found
 
 
@@ -177,28 +182,32 @@ def state_text(state: ResourceState | None) -> str:
 class _Index:
     """Lookups across all steps: URN -> state, ConfigHub space id -> slug."""
 
-    def __init__(self, digest: PreviewDigest) -> None:
+    def __init__(self, digest: PreviewDigest, known: Iterable[ResourceState] = ()) -> None:
         self.states: dict[str, ResourceState] = {}
         self.space_slugs: dict[str, str] = {}
-        for step in digest.steps:
-            for state in (step.old_state, step.new_state):
-                if state is None:
-                    continue
-                self.states.setdefault(state.urn, state)
-                if state.type == CONFIGHUB_PREFIX + "Space":
-                    slug = state.inputs.get("slug")
-                    space_id = state.outputs.get("space_id")
-                    if isinstance(slug, str) and isinstance(space_id, str):
-                        self.space_slugs[space_id] = slug
+        step_states = [s for step in digest.steps for s in (step.new_state, step.old_state) if s]
+        for state in [*step_states, *known]:
+            self.states.setdefault(state.urn, state)
+            if state.type == CONFIGHUB_PREFIX + "Space":
+                slug = state.inputs.get("slug")
+                space_id = state.outputs.get("space_id")
+                if isinstance(slug, str) and isinstance(space_id, str):
+                    self.space_slugs[space_id] = slug
 
     def space_of(self, state: ResourceState) -> str | None:
-        for urn in state.property_dependencies.get("space_id", []):
+        """Markdown naming the unit's space: slug, else its Pulumi resource, else a short id."""
+        deps = state.property_dependencies.get("space_id", [])
+        for urn in deps:
             dep = self.states.get(urn)
             if dep is not None and isinstance(dep.inputs.get("slug"), str):
-                return str(dep.inputs["slug"])
+                return f"`{dep.inputs['slug']}`"
         space_id = state.inputs.get("space_id")
+        if isinstance(space_id, str) and space_id in self.space_slugs:
+            return f"`{self.space_slugs[space_id]}`"
+        if deps:  # unchanged space, no stack export given: its Pulumi resource name
+            return f"of Pulumi resource `{deps[0].rsplit('::', 1)[-1]}`"
         if isinstance(space_id, str) and space_id not in _UNKNOWNS:
-            return self.space_slugs.get(space_id, space_id[:8])
+            return f"`{space_id[:8]}…`"
         return None
 
 
@@ -213,7 +222,7 @@ def _label(step: PreviewStep, index: _Index) -> str:
         noun = {"Unit": "unit", "Space": "space"}.get(kind, kind)
         label = f"ConfigHub {noun} `{slug if isinstance(slug, str) else step.name}`"
         space = index.space_of(state) if kind != "Space" else None
-        return label + (f" in space `{space}`" if space else "")
+        return label + (f" in space {space}" if space else "")
     if state.type.startswith("kubernetes:"):
         meta = _dict(inputs.get("metadata"))
         name = meta.get("name") if isinstance(meta.get("name"), str) else step.name
@@ -223,19 +232,29 @@ def _label(step: PreviewStep, index: _Index) -> str:
     return f"`{state.type}` `{step.name}`"
 
 
-def _fields(steps: list[PreviewStep]) -> tuple[list[str], list[str]]:
+def _fields(
+    steps: list[PreviewStep], old: ResourceState | None, new: ResourceState | None
+) -> tuple[list[str], list[str]]:
+    """Changed input keys: the engine's detailed diff or diff reasons, else computed from the
+    old and new inputs (dynamic providers report neither)."""
     fields: list[str] = []
     replace: list[str] = []
     for step in steps:
         keys = list(step.detailed_diff or {}) or step.diff_reasons
         fields.extend(k for k in keys if k not in fields and k not in _HIDDEN_INPUTS)
         replace.extend(k for k in step.replace_reasons if k not in replace)
+    if not fields and old is not None and new is not None:
+        keys = sorted(set(old.inputs) | set(new.inputs))
+        fields = [
+            k for k in keys if k not in _HIDDEN_INPUTS and old.inputs.get(k) != new.inputs.get(k)
+        ]
     return fields, replace
 
 
-def collect(digest: PreviewDigest) -> list[ResourceChange]:
-    """One ResourceChange per URN, most dangerous ops first, then by URN order of appearance."""
-    index = _Index(digest)
+def collect(digest: PreviewDigest, known: Iterable[ResourceState] = ()) -> list[ResourceChange]:
+    """One ResourceChange per URN, most dangerous ops first, then in the engine's order.
+    `known`: states from `pulumi stack export` to name unchanged spaces."""
+    index = _Index(digest, known)
     by_urn: dict[str, list[PreviewStep]] = {}
     for step in digest.steps:
         by_urn.setdefault(step.urn, []).append(step)
@@ -247,7 +266,7 @@ def collect(digest: PreviewDigest) -> list[ResourceChange]:
         if op == "delete":
             new = None
         first = steps[0]
-        fields, replace = _fields(steps)
+        fields, replace = _fields(steps, old, new)
         unit_data = (old or new) is not None and "data" in (old or new).inputs  # type: ignore[union-attr]
         changes.append(
             ResourceChange(

@@ -10,7 +10,7 @@ import typer
 
 from . import github
 from .mask import DEFAULT_SECRET_ENV, Scrubber
-from .models import InputError, load_events, load_preview
+from .models import InputError, load_events, load_preview, load_stack_export
 from .render import CommentInput, marker, render
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
@@ -21,18 +21,19 @@ Stack = Annotated[str, typer.Option(help="Stack name (one comment per project+st
 
 def _render(
     preview: Path, events: Path | None, project: str, stack: str, log_url: str | None,
-    secret_env: list[str],
+    secret_env: list[str], stack_export: Path | None,
 ) -> str:  # fmt: skip
     try:
         digest = load_preview(preview)
         violations, errors = load_events(events)
+        known = load_stack_export(stack_export)
     except InputError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
     scrub = Scrubber.from_env([*DEFAULT_SECRET_ENV, *secret_env])
     inp = CommentInput(
         project=project, stack=stack, digest=digest, violations=violations, errors=errors,
-        log_url=log_url,
+        log_url=log_url, known=known,
     )  # fmt: skip
     return render(inp, scrub)
 
@@ -42,6 +43,10 @@ EventsOpt = Annotated[
     Path | None, typer.Option("--events", help="`pulumi preview --event-log` file.")
 ]
 LogUrlOpt = Annotated[str | None, typer.Option(help="CI log URL for cut comments.")]
+ExportOpt = Annotated[
+    Path | None,
+    typer.Option("--stack-export", help="`pulumi stack export` file, to name unchanged spaces."),
+]
 SecretEnvOpt = Annotated[
     list[str], typer.Option("--secret-env", help="Env var whose value must never appear.")
 ]
@@ -55,10 +60,11 @@ def render_cmd(
     events: EventsOpt = None,
     log_url: LogUrlOpt = None,
     secret_env: SecretEnvOpt = [],  # noqa: B006 (typer needs a literal default)
+    stack_export: ExportOpt = None,
     out: Annotated[Path | None, typer.Option(help="Write here instead of stdout.")] = None,
 ) -> None:
     """Render the Markdown comment for one stack."""
-    body = _render(preview, events, project, stack, log_url, secret_env)
+    body = _render(preview, events, project, stack, log_url, secret_env, stack_export)
     if out:
         out.write_text(body, encoding="utf-8")
     else:
@@ -104,8 +110,9 @@ def publish_cmd(
     events: EventsOpt = None,
     log_url: LogUrlOpt = None,
     secret_env: SecretEnvOpt = [],  # noqa: B006
+    stack_export: ExportOpt = None,
     api_url: ApiOpt = "https://api.github.com",
 ) -> None:
     """Render and post in one step."""
-    body = _render(preview, events, project, stack, log_url, secret_env)
+    body = _render(preview, events, project, stack, log_url, secret_env, stack_export)
     _post(repo, pr, project, stack, body, api_url)

@@ -14,6 +14,8 @@ from policies.secret_env import looks_secret
 
 MASK: Final = "***"
 SECRET_SIG: Final = "4dabf18193072939515e22adb298388d"  # Pulumi's secret marker key
+#: Keys that name a secret rather than hold one (secretKeyRef.key: password).
+_REFERENCE_KEYS: Final = frozenset({"key", "secretKeyRef", "secretName"})
 DEFAULT_SECRET_ENV: Final = ("CONFIGHUB_TOKEN", "GITHUB_TOKEN", "PULUMI_CONFIG_PASSPHRASE")
 
 
@@ -28,7 +30,13 @@ def mask_value(value: Any, key: str | None = None) -> Any:
         return {k: mask_value(v, k) for k, v in value.items()}
     if isinstance(value, list):
         return [mask_value(v, key) for v in value]
-    if isinstance(value, str) and key is not None and looks_secret(key) and value != "[secret]":
+    if (
+        isinstance(value, str)
+        and key not in _REFERENCE_KEYS
+        and key is not None
+        and looks_secret(key)
+        and value != "[secret]"
+    ):
         return MASK
     return value
 

@@ -112,6 +112,20 @@ def load_preview(path: Path) -> PreviewDigest:
         raise InputError(f"{path} is not `pulumi preview --json` output: {exc}") from exc
 
 
+def load_stack_export(path: Path | None) -> list[ResourceState]:
+    """Resource states from `pulumi stack export` (names unchanged ConfigHub spaces)."""
+    if path is None:
+        return []
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        resources = data["deployment"].get("resources") or []
+        return [ResourceState.model_validate(r) for r in resources]
+    except OSError as exc:
+        raise InputError(f"cannot read stack export {path}: {exc.strerror}") from exc
+    except (json.JSONDecodeError, KeyError, AttributeError, ValidationError) as exc:
+        raise InputError(f"{path} is not `pulumi stack export` output: {exc}") from exc
+
+
 def load_events(path: Path | None) -> tuple[list[PolicyViolation], list[PreviewDiagnostic]]:
     """Policy violations and error diagnostics from an `--event-log` file (JSON lines)."""
     if path is None:

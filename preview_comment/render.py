@@ -13,7 +13,7 @@ from typing import Final
 from pydantic import BaseModel
 
 from .changes import ResourceChange, collect
-from .models import PolicyViolation, PreviewDiagnostic, PreviewDigest
+from .models import PolicyViolation, PreviewDiagnostic, PreviewDigest, ResourceState
 
 GITHUB_LIMIT: Final = 65_536
 _SAFETY: Final = 512  # slack for the cut notes themselves
@@ -36,6 +36,7 @@ class CommentInput(BaseModel):
     violations: list[PolicyViolation] = []
     errors: list[PreviewDiagnostic] = []
     log_url: str | None = None
+    known: list[ResourceState] = []
 
 
 def marker(project: str, stack: str) -> str:
@@ -53,7 +54,7 @@ def _one_line(text: str) -> str:
 
 
 def _summary(changes: list[ResourceChange], inp: CommentInput) -> list[str]:
-    counts = Counter(c.op for c in changes)
+    counts = Counter(inp.digest.change_summary) or Counter(c.op for c in changes)
     levels = Counter(v.level for v in inp.violations)
     blocked = levels["mandatory"] > 0 or bool(inp.errors)
     destructive = counts["delete"] + counts["replace"]
@@ -98,22 +99,33 @@ def _violation_lines(inp: CommentInput, labels: dict[str, str]) -> list[str]:
     ordered = sorted(inp.violations, key=lambda v: _LEVEL_ORDER.get(v.level, 9))
     lines = []
     for v in ordered:
-        target = labels.get(v.resource_urn or "", "the stack") if v.resource_urn else "the stack"
+        urn = v.resource_urn or ""
+        stack_wide = not urn or "::pulumi:pulumi:Stack::" in urn
+        target = "the stack" if stack_wide else labels.get(urn, f"`{urn.rsplit('::', 1)[-1]}`")
         badge = "**MANDATORY**" if v.level == "mandatory" else f"_{v.level}_"
-        lines.append(f"- {badge} `{v.policy_name}` on {target}: {_one_line(v.message)}")
+        # the engine prefixes the policy's description; the specific part says what to change
+        description, _, specific = v.message.partition("\n")
+        text = specific.strip() or description
+        lines.append(f"- {badge} `{v.policy_name}` on {target}: {_one_line(text)}")
     return lines
 
 
 def _resource_lines(changes: list[ResourceChange]) -> list[str]:
     lines = []
     for c in changes:
-        if c.op == "same":
+        if c.op == "same" or c.type == "pulumi:pulumi:Stack":
             continue
         line = f"- {_ICONS.get(c.op, '•')} **{c.op}** {c.label}"
         if c.fields:
             line += " — fields: " + ", ".join(f"`{f}`" for f in c.fields)
+        elif c.op == "update":
+            line += " — no visible input change (secret values or the provider changed)"
         for img in c.images:
-            line += f"\n  - image {escape(img.where)}: `{img.old or '—'}` → `{img.new or '—'}`"
+            if img.old and img.new:
+                line += f"\n  - image {escape(img.where)}: `{img.old}` → `{img.new}`"
+            else:
+                gone = " (removed)" if img.old else ""
+                line += f"\n  - image {escape(img.where)}: `{img.new or img.old}`{gone}"
         for change in c.data_changes[:15]:
             line += f"\n  - `{escape(change)}`"
         if len(c.data_changes) > 15:
@@ -157,7 +169,7 @@ def _fit(lines: list[str], budget: int, what: str, pointer: str) -> tuple[list[s
 
 def render(inp: CommentInput, scrub: Callable[[str], str], limit: int = GITHUB_LIMIT) -> str:
     """The comment body for one project+stack (secrets scrubbed, at most `limit` characters)."""
-    changes = collect(inp.digest)
+    changes = collect(inp.digest, inp.known)
     labels = {c.urn: c.label for c in changes}
     pointer = f"see the [CI log]({inp.log_url})" if inp.log_url else "see the CI log"
     head = [marker(inp.project, inp.stack), *_summary(changes, inp), *_caution(changes, inp.stack)]
@@ -187,10 +199,12 @@ def render(inp: CommentInput, scrub: Callable[[str], str], limit: int = GITHUB_L
         opening = f"<details><summary>Full diff ({len(diff):,} characters)</summary>\n\n{fence}diff"
         closing = f"{fence}\n</details>"
         room = budget - len(opening) - len(closing) - 200
+        note = []
         if len(diff) > room:
             cut = diff[: max(room, 0)].rsplit("\n", 1)[0]
-            diff = f"{cut}\n… diff cut at {len(cut):,} of {len(diff):,} characters; {pointer}"
-        sections += [opening, diff.rstrip("\n"), closing]
+            note = [f"_Diff cut at {len(cut):,} of {len(diff):,} characters; {pointer}._"]
+            diff = cut + "\n"
+        sections += [opening, diff.rstrip("\n"), closing, *note]
 
     body = scrub("\n".join([*head, *sections, *foot]))
     if len(body) > limit:  # scrubbing only shortens; this guards the arithmetic above

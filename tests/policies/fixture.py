@@ -88,6 +88,11 @@ class FixtureStack:
         out.write_text(run.stdout)
         return run.model_copy(update={"preview_json": out, "events": events})
 
+    def export(self) -> dict[str, Any]:
+        """`pulumi stack export` (secrets stay encrypted)."""
+        exported: dict[str, Any] = json.loads(self._run("stack", "export", check=True).stdout)
+        return exported
+
     def up(self) -> Run:
         return self._run("up", "--yes", "--skip-preview", check=True)
 

@@ -156,11 +156,11 @@ def environment(
             pulumi.ResourceOptions(parent=space),
         )
     namespace = f"traderx-{env}"
-    docs = {"namespace": namespace_docs(namespace, spec.get("default_deny", True))}
+    docs = {"namespace": ("namespace", namespace_docs(namespace, spec.get("default_deny", True)))}
     for service, cfg in spec.get("services", {}).items():
-        docs[cfg.get("slug", service)] = deployment(service, cfg, namespace)
+        docs[service] = (cfg.get("slug", service), deployment(service, cfg, namespace))
     units: dict[str, Unit] = {}
-    for slug, manifests in docs.items():
+    for key, (slug, manifests) in docs.items():
         props: dict[str, Any] = {
             "space_id": space.space_id,
             "slug": slug,
@@ -168,10 +168,10 @@ def environment(
             "labels": {"project": "traderx", "environment": env, "component": slug},
             "annotations": {},
         }
-        if upstream is not None and slug in upstream:
-            props["upstream_unit_id"] = upstream[slug].unit_id
-        units[slug] = Unit(
-            f"{env}-{slug}", props, pulumi.ResourceOptions(parent=space, protect=protect)
+        if upstream is not None and key in upstream:
+            props["upstream_unit_id"] = upstream[key].unit_id
+        units[key] = Unit(
+            f"{env}-{key}", props, pulumi.ResourceOptions(parent=space, protect=protect)
         )
     return units
 

@@ -14,6 +14,7 @@ from confighub_local.auth import load_or_create_token
 from confighub_local.context import ServerState
 from confighub_local.db import Store
 from confighub_local.db.store import new_id, now
+from confighub_local.faults import FaultConfig, FaultMiddleware, Faults
 from confighub_local.middleware import AuthMiddleware
 from confighub_local.routes import (
     bulk,
@@ -38,6 +39,7 @@ class Settings:
     token: str | None = None  # explicit token (tests); wins over file and environment
     kubeconfig: str | None = None  # run the Kubernetes bridge worker for every BridgeWorker
     ready_timeout: float = 120.0
+    faults: FaultConfig | None = None
 
 
 def _bootstrap_org(store: Store) -> tuple[str, str]:
@@ -116,6 +118,9 @@ def create_app(settings: Settings) -> FastAPI:
     if settings.kubeconfig:
         _embed_workers(app, state, settings)
     app.add_middleware(AuthMiddleware, state=state)
+    faults = Faults(settings.faults)
+    state.extras["faults"] = faults
+    app.add_middleware(FaultMiddleware, faults=faults, token=token)
     return app
 
 

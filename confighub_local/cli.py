@@ -8,8 +8,10 @@ from typing import Annotated
 
 import typer
 import uvicorn
+from pydantic import ValidationError
 
 from confighub_local.app import Settings, create_app
+from confighub_local.faults import FaultConfig, FaultRule, parse_config
 
 cli = typer.Typer(add_completion=False, help="Local ConfigHub-compatible server.")
 
@@ -28,6 +30,18 @@ def serve(
     ready_timeout: Annotated[
         float, typer.Option(help="seconds the worker waits for Deployments to be available")
     ] = 120.0,
+    fault_route: Annotated[str, typer.Option(help="fault rule: path regex")] = ".*",
+    fault_latency_ms: Annotated[int, typer.Option(help="fault rule: added latency")] = 0,
+    fault_error_rate: Annotated[float, typer.Option(help="fault rule: error probability")] = 0.0,
+    fault_status: Annotated[int, typer.Option(help="fault rule: 500/502/503/504/429")] = 503,
+    fault_retry_after: Annotated[int, typer.Option(help="fault rule: Retry-After seconds")] = 1,
+    fault_drop_rate: Annotated[
+        float, typer.Option(help="fault rule: dropped-connection probability")
+    ] = 0.0,
+    faults_json: Annotated[
+        str | None,
+        typer.Option(envvar="CONFIGHUB_FAULTS", help="full fault config as JSON (rules, seed)"),
+    ] = None,
     log_level: Annotated[str, typer.Option(help="log level")] = "warning",
 ) -> None:
     """Serve the API under /api until interrupted."""
@@ -39,9 +53,48 @@ def serve(
         token_file=token_file,
         kubeconfig=str(kubeconfig) if kubeconfig else None,
         ready_timeout=ready_timeout,
+        faults=_faults(
+            faults_json,
+            fault_route,
+            fault_latency_ms,
+            fault_error_rate,
+            fault_status,
+            fault_retry_after,
+            fault_drop_rate,
+        ),
     )
     app = create_app(settings)
     uvicorn.run(app, host=host, port=port, log_level=log_level.lower(), access_log=False)
+
+
+def _faults(
+    raw: str | None,
+    route: str,
+    latency: int,
+    error_rate: float,
+    status: int,
+    retry_after: int,
+    drop_rate: float,
+) -> FaultConfig | None:
+    """CONFIGHUB_FAULTS / --faults-json wins; else one rule from the --fault-* flags."""
+    try:
+        if raw:
+            return parse_config(raw, "CONFIGHUB_FAULTS/--faults-json")
+        if not (latency or error_rate or drop_rate):
+            return None
+        rule = FaultRule.model_validate(
+            {
+                "route": route,
+                "latency_ms": latency,
+                "error_rate": error_rate,
+                "error_status": status,
+                "retry_after": retry_after,
+                "drop_rate": drop_rate,
+            }
+        )
+        return FaultConfig(rules=[rule])
+    except (ValueError, ValidationError) as exc:
+        raise typer.BadParameter(str(exc)) from None
 
 
 @cli.command()

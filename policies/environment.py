@@ -4,12 +4,14 @@ The rule (also in README.md):
 
 1. A policy's config key `environment` (e.g. `{"replicas-within-bounds": {"environment": "prod"}}`
    in the file given to `--policy-pack-config`) wins.
-2. Otherwise the stack name decides: the engine starts the pack with `PULUMI_STACK` set (the bare
+2. Then the stack's own config `traderx:environment` (the program's setting; the engine hands the
+   stack config to the pack in `PULUMI_CONFIG`).
+3. Otherwise the stack name decides: the engine starts the pack with `PULUMI_STACK` set (the bare
    stack name, e.g. `prod`). A name is prod when one of its `-`/`_`/`.`/`/`-separated words is
    `prod` or `production` (`prod`, `prod-eu`, `eu-production`); `staging`/`stage` and `dev` are
    recognised the same way; anything else is `dev`.
-3. For a ConfigHub unit, its `environment` label is used when present (a prod unit is prod even if
-   a non-prod stack declares it).
+4. For a ConfigHub unit or space, its `environment` label is used when present (a prod unit is
+   prod even if a non-prod stack declares it).
 
 The pack is mandatory when the stack is prod and advisory elsewhere; any policy's level can be
 overridden in the policy config (`{"all": "advisory"}` or `{"<policy>": "mandatory"}`).
@@ -17,6 +19,7 @@ overridden in the policy config (`{"all": "advisory"}` or `{"<policy>": "mandato
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Mapping
@@ -56,6 +59,21 @@ def environment_of_name(name: str | None) -> Environment:
     return "dev"
 
 
+STACK_CONFIG_KEY = "traderx:environment"
+
+
+def stack_config_environment() -> str | None:
+    """`traderx:environment` from the stack config the engine passes (PULUMI_CONFIG), if set."""
+    raw = os.environ.get("PULUMI_CONFIG")
+    if not raw:
+        return None
+    try:
+        value = json.loads(raw).get(STACK_CONFIG_KEY)
+    except (json.JSONDecodeError, AttributeError):
+        return None
+    return value if isinstance(value, str) and value else None
+
+
 def stack_name() -> str:
     """The stack being analysed, as the engine passes it to the policy pack process."""
     return os.environ.get("PULUMI_STACK", "")
@@ -70,7 +88,7 @@ def stack_environment(config: Mapping[str, Any] | None = None) -> Environment:
                 f"policy config 'environment' is {override!r}; use one of prod, staging, dev"
             )
         return override
-    return environment_of_name(stack_name())
+    return environment_of_name(stack_config_environment() or stack_name())
 
 
 def unit_environment(labels: Any, config: Mapping[str, Any] | None = None) -> Environment:
@@ -83,6 +101,6 @@ def unit_environment(labels: Any, config: Mapping[str, Any] | None = None) -> En
 
 
 def default_enforcement_level(name: str | None = None) -> EnforcementLevel:
-    """Mandatory for prod stacks, advisory elsewhere."""
-    env = environment_of_name(stack_name() if name is None else name)
+    """Mandatory for prod stacks, advisory elsewhere (`name` overrides the stack's own)."""
+    env = stack_environment() if name is None else environment_of_name(name)
     return EnforcementLevel.MANDATORY if env == "prod" else EnforcementLevel.ADVISORY

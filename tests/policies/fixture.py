@@ -75,6 +75,9 @@ class FixtureStack:
         if token is not None:
             self._run("config", "set", "--secret", "fixture:token", token, check=True)
 
+    def set_config(self, key: str, value: str) -> None:
+        self._run("config", "set", key, value, check=True)
+
     def preview(self, name: str, policy_config: dict[str, Any] | None = None) -> Run:
         """`pulumi preview --json --event-log` with the policy pack; files named after `name`."""
         out = self.workdir / f"{name}.preview.json"

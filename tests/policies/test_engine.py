@@ -53,3 +53,16 @@ def test_same_violation_is_advisory_on_dev_and_level_is_overridable(
     assert run.returncode != 0
     [event] = [e for e in run.policy_events() if e["policyName"] == "images-pinned"]
     assert event["enforcementLevel"] == "mandatory"
+
+
+def test_stack_config_environment_makes_an_oddly_named_stack_prod(
+    toolchain: Toolchain, pulumi_backend: str, tmp_path: Path
+) -> None:
+    qa = FixtureStack(toolchain.env, pulumi_backend, tmp_path / "qa", "qa-eu")
+    qa.configure({"environment": "dev", "services": {"trade-service": service("latest")}})
+    assert qa.preview("qa-dev").returncode == 0
+    qa.set_config("traderx:environment", "prod")
+    run = qa.preview("qa-prod")
+    assert run.returncode != 0
+    levels = {e["enforcementLevel"] for e in run.policy_events()}
+    assert levels == {"mandatory"}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -67,3 +68,15 @@ def test_pack_has_unique_names_with_descriptions() -> None:
     assert len(names) == len(set(names)) == 11
     assert all(p.description and p.config_schema for p in policies)
     assert all("environment" in p.config_schema.properties for p in policies if p.config_schema)
+
+
+def test_stack_config_environment_beats_the_stack_name(
+    stack: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stack("qa-eu")
+    assert stack_environment() == "dev"
+    monkeypatch.setenv("PULUMI_CONFIG", json.dumps({"traderx:environment": "prod"}))
+    assert stack_environment() == "prod"
+    assert default_enforcement_level() == EnforcementLevel.MANDATORY
+    monkeypatch.setenv("PULUMI_CONFIG", "not json")
+    assert stack_environment() == "dev"

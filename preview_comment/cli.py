@@ -1,14 +1,15 @@
-"""Command line: `python -m preview_comment render|post|publish`."""
+"""Command line: `python -m preview_comment render|post|publish|stacks`."""
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from . import github
+from . import github, stacks
 from .mask import DEFAULT_SECRET_ENV, Scrubber
 from .models import InputError, load_events, load_preview, load_stack_export
 from .render import CommentInput, marker, render
@@ -116,3 +117,17 @@ def publish_cmd(
     """Render and post in one step."""
     body = _render(preview, events, project, stack, log_url, secret_env, stack_export)
     _post(repo, pr, project, stack, body, api_url)
+
+
+@app.command("stacks")
+def stacks_cmd(
+    base: Annotated[str, typer.Option(help="Base commit or ref of the pull request.")],
+    repo: Annotated[Path, typer.Option(help="Repository root.")] = Path("."),
+) -> None:
+    """Print the JSON list of stacks the change since `base` touches (for a CI matrix)."""
+    try:
+        changed = stacks.changed_files(base, repo)
+    except ValueError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    typer.echo(json.dumps(stacks.touched(changed, stacks.stacks_in(repo))))

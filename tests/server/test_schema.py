@@ -322,7 +322,7 @@ def test_every_implemented_operation_matches_the_spec(
 ) -> None:
     client, rec = recorded
     _scenario(client, confighub_server, rec)
-    problems = []
+    problems: list[str] = []
     covered = set()
     statuses = set()
     for resp in rec.responses:

@@ -1,4 +1,4 @@
-"""Command line: `python -m preview_comment render|post|publish|stacks`."""
+"""Command line: `python -m preview_comment render|post|publish|stacks|ci`."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from . import github, stacks
+from . import ci, github, stacks
 from .mask import DEFAULT_SECRET_ENV, Scrubber
 from .models import InputError, load_events, load_preview, load_stack_export
 from .render import CommentInput, marker, render
@@ -131,3 +131,37 @@ def stacks_cmd(
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
     typer.echo(json.dumps(stacks.touched(changed, stacks.stacks_in(repo))))
+
+
+@app.command("ci")
+def ci_cmd(
+    stack: Stack,
+    out_dir: Annotated[Path, typer.Option(help="Where preview outputs go.")] = Path("previews"),
+    cwd: Annotated[Path, typer.Option(help="Pulumi project directory.")] = Path("."),
+    policy_pack: Annotated[
+        list[Path], typer.Option("--policy-pack", help="Policy pack directory (repeatable).")
+    ] = [],  # noqa: B006
+    policy_config: Annotated[Path | None, typer.Option(help="--policy-pack-config file.")] = None,
+    repo: Annotated[str | None, typer.Option(help="owner/name; omit to skip posting.")] = None,
+    pr: Annotated[int | None, typer.Option(help="Pull request number.")] = None,
+    log_url: LogUrlOpt = None,
+    secret_env: SecretEnvOpt = [],  # noqa: B006
+    api_url: ApiOpt = "https://api.github.com",
+) -> None:
+    """Preview one stack, render its comment, post it (with --repo/--pr); exit as the preview."""
+    try:
+        project = ci.project_name(cwd)
+    except ValueError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    files = ci.PreviewFiles.under(out_dir, stack)
+    code = ci.run_preview(stack, cwd, files, policy_pack, policy_config)
+    try:
+        body = ci.render_files(project, stack, files, log_url, secret_env)
+    except InputError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(code or 2) from exc
+    typer.echo(f"preview of {stack} exited {code}; comment in {files.comment}", err=True)
+    if repo and pr:
+        _post(repo, pr, project, stack, body, api_url)
+    raise typer.Exit(code)

@@ -200,7 +200,7 @@ class TraderXEnvironment(pulumi.ComponentResource):
         self.promoted_images: dict[str, pulumi.Output[str]] = {}
         for service, revision in up.pins.items():
             rev = hub.UpstreamRevision(
-                f"{name}-upstream-{service}-r{revision}",
+                f"{name}-upstream-{service}",
                 space_id=up.space_id,
                 unit_id=up.unit_ids[service],
                 revision_num=revision,

@@ -50,7 +50,7 @@ class Recorder(pulumi.runtime.Mocks):
             if kind == "BridgeWorker":
                 outs["secret"] = "worker-secret"
             if kind == "UpstreamRevision":
-                svc = args.name.split("-upstream-")[1].rsplit("-r", 1)[0]
+                svc = args.name.split("-upstream-")[1]
                 outs["images"] = {svc: f"ghcr.io/finos/traderx/{svc}:promoted"}
                 outs["data"] = ""
         return f"{args.name}-id", outs

@@ -70,7 +70,7 @@ class BridgeWorker(pulumi.dynamic.Resource, module="confighub", name="BridgeWork
         opts: pulumi.ResourceOptions | None = None,
         **kwargs: Unpack[BridgeWorkerArgs],
     ) -> None:
-        props = resource_props(BridgeWorkerProvider, resource_name, args, kwargs)
+        props = resource_props(BridgeWorkerProvider, resource_name, args, kwargs, opts)
         secret_opts = pulumi.ResourceOptions(additional_secret_outputs=["secret"])
         opts = pulumi.ResourceOptions.merge(opts, secret_opts)
         super().__init__(BridgeWorkerProvider(), resource_name, props, opts)

@@ -44,5 +44,5 @@ class ChangeSet(pulumi.dynamic.Resource, module="confighub", name="ChangeSet"):
         opts: pulumi.ResourceOptions | None = None,
         **kwargs: Unpack[ChangeSetArgs],
     ) -> None:
-        props = resource_props(ChangeSetProvider, resource_name, args, kwargs)
+        props = resource_props(ChangeSetProvider, resource_name, args, kwargs, opts)
         super().__init__(ChangeSetProvider(), resource_name, props, opts)

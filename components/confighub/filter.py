@@ -51,5 +51,5 @@ class Filter(pulumi.dynamic.Resource, module="confighub", name="Filter"):
         opts: pulumi.ResourceOptions | None = None,
         **kwargs: Unpack[FilterArgs],
     ) -> None:
-        props = resource_props(FilterProvider, resource_name, args, kwargs)
+        props = resource_props(FilterProvider, resource_name, args, kwargs, opts)
         super().__init__(FilterProvider(), resource_name, props, opts)

@@ -50,5 +50,5 @@ class Link(pulumi.dynamic.Resource, module="confighub", name="Link"):
         opts: pulumi.ResourceOptions | None = None,
         **kwargs: Unpack[LinkArgs],
     ) -> None:
-        props = resource_props(LinkProvider, resource_name, args, kwargs)
+        props = resource_props(LinkProvider, resource_name, args, kwargs, opts)
         super().__init__(LinkProvider(), resource_name, props, opts)

@@ -45,5 +45,5 @@ class Space(pulumi.dynamic.Resource, module="confighub", name="Space"):
         opts: pulumi.ResourceOptions | None = None,
         **kwargs: Unpack[SpaceArgs],
     ) -> None:
-        props = resource_props(SpaceProvider, resource_name, args, kwargs)
+        props = resource_props(SpaceProvider, resource_name, args, kwargs, opts)
         super().__init__(SpaceProvider(), resource_name, props, opts)

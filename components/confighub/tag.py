@@ -41,5 +41,5 @@ class Tag(pulumi.dynamic.Resource, module="confighub", name="Tag"):
         opts: pulumi.ResourceOptions | None = None,
         **kwargs: Unpack[TagArgs],
     ) -> None:
-        props = resource_props(TagProvider, resource_name, args, kwargs)
+        props = resource_props(TagProvider, resource_name, args, kwargs, opts)
         super().__init__(TagProvider(), resource_name, props, opts)

@@ -54,5 +54,5 @@ class Target(pulumi.dynamic.Resource, module="confighub", name="Target"):
         opts: pulumi.ResourceOptions | None = None,
         **kwargs: Unpack[TargetArgs],
     ) -> None:
-        props = resource_props(TargetProvider, resource_name, args, kwargs)
+        props = resource_props(TargetProvider, resource_name, args, kwargs, opts)
         super().__init__(TargetProvider(), resource_name, props, opts)

@@ -250,5 +250,5 @@ class Unit(pulumi.dynamic.Resource, module="confighub", name="Unit"):
         opts: pulumi.ResourceOptions | None = None,
         **kwargs: Unpack[UnitArgs],
     ) -> None:
-        props = resource_props(UnitProvider, resource_name, args, kwargs)
+        props = resource_props(UnitProvider, resource_name, args, kwargs, opts)
         super().__init__(UnitProvider(), resource_name, props, opts)

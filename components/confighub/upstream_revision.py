@@ -103,5 +103,5 @@ class UpstreamRevision(pulumi.dynamic.Resource, module="confighub", name="Upstre
         opts: pulumi.ResourceOptions | None = None,
         **kwargs: Unpack[UpstreamRevisionArgs],
     ) -> None:
-        props = resource_props(UpstreamRevisionProvider, resource_name, args, kwargs)
+        props = resource_props(UpstreamRevisionProvider, resource_name, args, kwargs, opts)
         super().__init__(UpstreamRevisionProvider(), resource_name, props, opts)

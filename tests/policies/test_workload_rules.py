@@ -249,3 +249,17 @@ def test_secret_object_in_unit_data_fails(run_resource: RunResource) -> None:
     }
     [message] = run_resource("no-secret-literals", UNIT, unit_props([secret]))
     assert "plain text" in message and "'sa'" not in message
+
+
+def test_root_exception_is_explicit_and_narrow(run_resource: RunResource) -> None:
+    dep = good_deployment("database", 1)
+    dep["spec"]["template"]["spec"].pop("securityContext")
+    config = {"allowRootWorkloads": ["database"]}
+    assert run_resource("pod-security", DEPLOYMENT, dep, config=config) == []
+    container(dep)["securityContext"]["allowPrivilegeEscalation"] = True
+    [message] = run_resource("pod-security", DEPLOYMENT, dep, config=config)
+    assert "allows privilege escalation" in message
+    other = {"allowRootWorkloads": ["trade-feed"]}
+    assert any(
+        "may run as root" in m for m in run_resource("pod-security", DEPLOYMENT, dep, config=other)
+    )

@@ -267,7 +267,6 @@ def collect(digest: PreviewDigest, known: Iterable[ResourceState] = ()) -> list[
             new = None
         first = steps[0]
         fields, replace = _fields(steps, old, new)
-        unit_data = (old or new) is not None and "data" in (old or new).inputs  # type: ignore[union-attr]
         changes.append(
             ResourceChange(
                 urn=urn,
@@ -279,10 +278,10 @@ def collect(digest: PreviewDigest, known: Iterable[ResourceState] = ()) -> list[
                 replace_reasons=replace,
                 data_changes=(
                     data_changes(
-                        _unknown_free(old.inputs.get("data")) if old else None,
-                        _unknown_free(new.inputs.get("data")) if new else None,
+                        _unknown_free(old.inputs.get("data")),
+                        _unknown_free(new.inputs.get("data")),
                     )
-                    if unit_data and op in ("update", "replace")
+                    if old is not None and new is not None and op in ("update", "replace")
                     else []
                 ),
                 images=image_changes(old, new),

@@ -263,3 +263,21 @@ def test_root_exception_is_explicit_and_narrow(run_resource: RunResource) -> Non
     assert any(
         "may run as root" in m for m in run_resource("pod-security", DEPLOYMENT, dep, config=other)
     )
+
+
+def test_other_workload_kinds_in_unit_data_are_checked(run_resource: RunResource) -> None:
+    pod_spec = good_deployment()["spec"]["template"]["spec"]
+    pod_spec["containers"][0]["image"] = "busybox:latest"
+    cron = {
+        "apiVersion": "batch/v1",
+        "kind": "CronJob",
+        "metadata": {"name": "backup"},
+        "spec": {"jobTemplate": {"spec": {"template": {"spec": pod_spec}}}},
+    }
+    stateful = {**good_deployment("database", 1), "kind": "StatefulSet"}
+    stateful["spec"]["replicas"] = 2
+    props = unit_props([cron, stateful])
+    [image] = run_resource("images-pinned", UNIT, props)
+    assert "CronJob 'backup'" in image
+    [replicas] = run_resource("replicas-within-bounds", UNIT, props)
+    assert "StatefulSet 'database': database runs 2 replicas" in replicas

@@ -66,3 +66,29 @@ def test_stack_config_environment_makes_an_oddly_named_stack_prod(
     assert run.returncode != 0
     levels = {e["enforcementLevel"] for e in run.policy_events()}
     assert levels == {"mandatory"}
+
+
+def test_deleting_a_protected_prod_unit_is_refused_until_overridden(
+    toolchain: Toolchain, pulumi_backend: str, tmp_path: Path
+) -> None:
+    prod = FixtureStack(toolchain.env, pulumi_backend, tmp_path / "prod", "prod")
+    spec = good_prod_spec()
+    prod.configure(spec)
+    prod.up()
+    del spec["services"]["trade-processor"]
+    prod.configure(spec)
+    refused = prod.preview("delete-protected")
+    assert refused.returncode != 0
+    assert "protect" in refused.stdout + refused.stderr
+
+    # the override: a reviewed change lists the unit in allowDeletion and unprotects it first
+    spec = good_prod_spec()
+    spec["unprotect"] = ["trade-processor"]
+    prod.configure(spec)
+    config = {"prod-deletion-needs-override": {"allowDeletion": ["trade-processor"]}}
+    assert prod.preview("unprotect", policy_config=config).returncode == 0
+    assert prod.preview("unprotect-no-override").returncode != 0  # the gate without the override
+    prod.up()
+    del spec["services"]["trade-processor"]
+    prod.configure(spec)
+    assert prod.preview("delete-after-override", policy_config=config).returncode == 0

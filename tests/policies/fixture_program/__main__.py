@@ -170,8 +170,9 @@ def environment(
         }
         if upstream is not None and key in upstream:
             props["upstream_unit_id"] = upstream[key].unit_id
+        unit_protect = protect and key not in spec.get("unprotect", [])
         units[key] = Unit(
-            f"{env}-{key}", props, pulumi.ResourceOptions(parent=space, protect=protect)
+            f"{env}-{key}", props, pulumi.ResourceOptions(parent=space, protect=unit_protect)
         )
     return units
 

@@ -31,7 +31,7 @@ from typing_extensions import TypedDict, Unpack
 
 from .base import EntityProvider, InputField, is_managed, is_unknown
 from .client import UNIT
-from .errors import NotFoundError
+from .errors import ConfigHubError, ConflictError, NotFoundError
 from .models import Entity, encode_data
 from .models import Unit as UnitEntity
 from .operations import wait_for
@@ -169,11 +169,38 @@ class UnitProvider(EntityProvider):
         space_id = str(props["space_id"])
         pin = props.get("upstream_revision_num")
         if unit.upstream_unit_id and pin is not None and int(pin) > unit.upstream_revision_num:
-            unit = client.upgrade_unit(space_id, unit.unit_id)
+            unit = self._upgrade(unit, props)
         patch = self.patch_for(unit, props)
         if patch:
             unit = _as_unit(client.patch(UNIT, space_id, unit.unit_id, patch))
         return unit, "TargetID" in patch
+
+    def _upgrade(self, unit: UnitEntity, props: Mapping[str, Any]) -> UnitEntity:
+        """Server-side upgrade to the upstream's head.
+
+        If the three-way merge conflicts (both sides changed the same resource) and the unit
+        declares its data, the declared data wins anyway, so the conflict is resolved by first
+        resetting the unit to the merge base (the upstream revision it was last upgraded to):
+        the upgrade then has no downstream edits to merge, and the declared data is written
+        right after. Without declared data the conflict fails the step with the server's reason.
+        """
+        client = self.client()
+        space_id = str(props["space_id"])
+        try:
+            return client.upgrade_unit(space_id, unit.unit_id)
+        except ConflictError as exc:
+            if props.get("data") in (None, ""):
+                raise ConfigHubError(
+                    f"upgrade of unit {unit.slug!r} ({unit.unit_id}) conflicts and the unit "
+                    f"declares no data to resolve it with: {exc.message}"
+                ) from exc
+        upstream_id = str(unit.upstream_unit_id)
+        upstream_space = unit.upstream_space_id or client.find_unit(upstream_id).space_id
+        merge_base = client.get_revision(
+            str(upstream_space), upstream_id, unit.upstream_revision_num
+        )
+        client.patch(UNIT, space_id, unit.unit_id, {"Data": merge_base.data or ""})
+        return client.upgrade_unit(space_id, unit.unit_id)
 
     def _apply_if_needed(
         self, unit: UnitEntity, props: Mapping[str, Any], retarget: bool

@@ -12,10 +12,21 @@ from pulumi.runtime.rpc import UNKNOWN
 from pydantic import SecretStr
 
 from components.confighub import calls, connection
-from components.confighub.base import MANAGED_BY_KEY, MANAGED_BY_VALUE, map_patch, normalise
+from components.confighub.base import (
+    MANAGED_BY_KEY,
+    MANAGED_BY_VALUE,
+    is_managed,
+    map_patch,
+    normalise,
+)
 from components.confighub.bridge_worker import BridgeWorkerProvider
 from components.confighub.client import SPACE, UNIT, ConfigHubClient
-from components.confighub.errors import ApiError, ConfigurationError, NotFoundError
+from components.confighub.errors import (
+    AdoptionRefusedError,
+    ApiError,
+    ConfigurationError,
+    NotFoundError,
+)
 from components.confighub.filter import FilterProvider
 from components.confighub.models import BridgeWorker, Unit, encode_data
 from components.confighub.space import SpaceProvider
@@ -312,3 +323,37 @@ def test_404_is_not_found_and_not_retried() -> None:
     with pytest.raises(NotFoundError):
         _client(httpx.MockTransport(handler)).get(UNIT, "s", "u")
     assert count == 1
+
+
+def test_create_whose_answer_was_lost_is_adopted_not_repeated() -> None:
+    """POST acted but its answer was lost (502): the retry finds the slug and adopts it."""
+    stored: list[dict[str, object]] = []
+    posts = 0
+
+    def handler(req: httpx.Request) -> httpx.Response:
+        nonlocal posts
+        if req.method == "GET":
+            return httpx.Response(200, json=[{"Space": s} for s in stored])
+        posts += 1
+        stored.append(
+            {"SpaceID": "s1", "Slug": "dev", "Annotations": {MANAGED_BY_KEY: MANAGED_BY_VALUE}}
+        )
+        return httpx.Response(502, json={"Message": "bad gateway"})
+
+    body = {"Slug": "dev", "Annotations": {MANAGED_BY_KEY: MANAGED_BY_VALUE}}
+    entity, adopted = _client(httpx.MockTransport(handler)).create_or_adopt(
+        SPACE, None, body, is_ours=is_managed
+    )
+    assert (entity.id, adopted, posts, len(stored)) == ("s1", True, 1, 1)
+
+
+def test_conflict_with_a_foreign_object_is_refused() -> None:
+    def handler(req: httpx.Request) -> httpx.Response:
+        if req.method == "GET":
+            return httpx.Response(200, json=[{"Space": {"SpaceID": "s9", "Slug": "dev"}}])
+        return httpx.Response(409, json={"Message": "exists"})
+
+    with pytest.raises(AdoptionRefusedError, match="'dev' already exists"):
+        _client(httpx.MockTransport(handler)).create_or_adopt(
+            SPACE, None, {"Slug": "dev"}, is_ours=is_managed
+        )

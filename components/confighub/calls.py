@@ -69,17 +69,20 @@ def reset() -> None:
         _counter.clear()
 
 
+def read_call_records(path: str | os.PathLike[str]) -> list[CallRecord]:
+    """Every attempt in a call log file, in order."""
+    file = Path(path)
+    if not file.exists():
+        return []
+    lines = file.read_text(encoding="utf-8").splitlines()
+    return [CallRecord.model_validate(json.loads(line)) for line in lines if line.strip()]
+
+
 def read_call_log(path: str | os.PathLike[str]) -> CallCounts:
     """Sum a call log file written by (possibly several) provider processes."""
     counts = CallCounts()
     routes: Counter[str] = Counter()
-    file = Path(path)
-    if not file.exists():
-        return counts
-    for line in file.read_text(encoding="utf-8").splitlines():
-        if not line.strip():
-            continue
-        rec = CallRecord.model_validate(json.loads(line))
+    for rec in read_call_records(path):
         if rec.kind == "read":
             counts.reads += 1
         else:

@@ -357,12 +357,11 @@ class ConfigHubClient:
                 except ApiError as exc:
                     if not (exc.retryable or isinstance(exc, ConflictError)):
                         raise
+                    # Did the failed attempt (or a concurrent run) create it after all?
                     found = adopt_existing()
                     if found is not None:
                         return found, True
-                    if isinstance(exc, ConflictError):
-                        raise
-                    raise
+                    raise  # retried if retryable (5xx, 429, no answer); a 409 is final
         raise AssertionError("unreachable")  # pragma: no cover
 
     def patch(

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -20,10 +21,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 
 from components.confighub import Space, Unit
-from components.confighub.calls import read_call_log
+from components.confighub.calls import read_call_log, read_call_records
 from components.confighub.client import SPACE, UNIT, ConfigHubClient
+from components.confighub.connection import ConnectionSettings
+from tests.support.server import ServerProcess
 
 from .engine import ROOT, EngineStack, changes
 from .faultproxy import FAULTS, FaultProxy
@@ -92,6 +96,68 @@ def test_thirty_units_converge_under_twenty_percent_faults(
         st.destroy()
         assert hub.find_by_slug(SPACE, None, prefix) is None  # no orphan: space (and units) gone
         print(f"faults injected: {faults}; calls seen by proxy: {sum(proxy.counts.values())}")
+
+
+def test_thirty_units_converge_under_the_servers_own_fault_injection(
+    toolchain: Any,
+    pulumi_backend: str,
+    tmp_path: Path,
+    unique: str,
+) -> None:
+    """Same convergence with confighub_local's fault injection (5xx, 429, dropped connections)."""
+    faults = {
+        "seed": 11,
+        "rules": [
+            {
+                "route": "^/api/",
+                "methods": ["POST", "PATCH", "DELETE"],
+                "error_rate": 0.15,
+                "error_status": 500,
+                "drop_rate": 0.05,
+            },
+            {
+                "route": "^/api/",
+                "methods": ["GET"],
+                "error_rate": 0.1,
+                "error_status": 429,
+                "retry_after": 1,
+                "drop_rate": 0.1,
+            },
+        ],
+    }
+    (tmp_path / "hub").mkdir()
+    server = ServerProcess(tmp_path / "hub", env={"CONFIGHUB_FAULTS": json.dumps(faults)})
+    server.start()
+    prefix = f"srvfaults-{unique}"
+    settings = ConnectionSettings(url=server.url, token=SecretStr(server.token))
+    checker = ConfigHubClient(settings)  # retries through the same faults
+    try:
+
+        def program() -> None:
+            space = Space("space", slug=prefix)
+            for i in range(COUNT):
+                Unit(f"unit-{i}", space_id=space.space_id, slug=f"svc-{i:02d}", data=unit_data(i))
+
+        st = EngineStack(
+            "srvfaults",
+            program,
+            toolchain=toolchain,
+            backend=pulumi_backend,
+            url=server.url,
+            token=server.token,
+            workdir=tmp_path,
+        )
+        assert changes(st.up()) == {"create": COUNT + 2}
+        attempts = read_call_log(st.call_log)
+        failed = [r for r in read_call_records(st.call_log) if r.status in (None, 500, 429)]
+        assert failed, "no fault was injected"
+        assert server_units(checker, prefix) == [f"svc-{i:02d}" for i in range(COUNT)]
+        st.destroy()
+        assert checker.find_by_slug(SPACE, None, prefix) is None
+        print(f"attempts {attempts.total}, failed attempts {len(failed)}")
+    finally:
+        checker.close()
+        server.stop()
 
 
 def _pulumi(

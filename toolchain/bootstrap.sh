@@ -68,6 +68,9 @@ else
   for piece in pulumi language-python kubernetes-provider; do
     step "$piece" "bash toolchain/build.sh $piece" bash "$TOOLCHAIN_DIR/build.sh" "$piece"
   done
+  # Next to the CLI, the language host and the dynamic-provider shim count as bundled
+  # plugins (no "using ... from $PATH" warning on every run).
+  step link-bundled "make bootstrap" ln -sf "$LANGHOST_DIR"/bin/* "$PULUMI_DIR/bin/"
   # The module proxy reachable here serves neither pulumi-command's provider module nor its
   # pulumi-go-provider dependency; a refusal from the proxy is reported, not fatal.
   if ! bash "$TOOLCHAIN_DIR/build.sh" command-provider >"$LOG_DIR/command-provider.log" 2>&1; then

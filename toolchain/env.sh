@@ -14,7 +14,7 @@ _traderx_env() {
   mode=$(cat "$TRADERX_CACHE/toolchain-mode" 2>/dev/null || echo built)
   if [ "$mode" = built ]; then
     local d
-    for d in "$PULUMI_DIR" "$LANGHOST_DIR" "$KUBERNETES_DIR" "$ETCD_DIR" "$KWOK_DIR"; do
+    for d in "$PULUMI_DIR" "$KUBERNETES_DIR" "$ETCD_DIR" "$KWOK_DIR"; do
       case ":$PATH:" in *":$d/bin:"*) ;; *) PATH="$d/bin:$PATH" ;; esac
     done
     export PATH

@@ -99,6 +99,8 @@ def normalise(kind: FieldKind, value: Any) -> Any:
         if value in (None, ""):
             return None
         parsed = json.loads(value) if isinstance(value, str) else value
+        if parsed in ({}, None):
+            return None  # "{}", {} and "" all mean "no parameters"
         return json.dumps(parsed, sort_keys=True, separators=(",", ":"))
     if kind == "yaml":
         return canonical(value)

@@ -31,7 +31,7 @@ from typing_extensions import TypedDict, Unpack
 
 from .base import EntityProvider, InputField, is_managed, is_unknown
 from .client import UNIT
-from .errors import ConfigHubError, ConflictError, NotFoundError
+from .errors import ApiError, ConfigHubError, ConflictError, NotFoundError, OperationFailedError
 from .models import Entity, encode_data
 from .models import Unit as UnitEntity
 from .operations import wait_for
@@ -211,8 +211,11 @@ class UnitProvider(EntityProvider):
             return unit
         client = self.client()
         space_id = str(props["space_id"])
-        op = client.apply_unit(space_id, unit.unit_id)
         what = f"apply of unit {unit.slug!r} ({unit.unit_id}, revision {unit.head_revision_num})"
+        try:
+            op = client.apply_unit(space_id, unit.unit_id)
+        except ApiError as exc:
+            raise OperationFailedError(f"{what} was refused: {exc}") from exc
         wait_for(client, space_id, unit.unit_id, op, what=what, timeout=self._timeout(props))
         return _as_unit(client.get(UNIT, space_id, unit.unit_id))
 
@@ -247,8 +250,11 @@ class UnitProvider(EntityProvider):
         except NotFoundError:
             return
         if unit.target_id and (unit.live_revision_num > 0 or unit.last_applied_revision_num > 0):
-            op = client.destroy_unit(space_id, _id)
             what = f"destroy of unit {unit.slug!r} ({_id})"
+            try:
+                op = client.destroy_unit(space_id, _id)
+            except ApiError as exc:
+                raise OperationFailedError(f"{what} was refused: {exc}") from exc
             wait_for(client, space_id, _id, op, what=what, timeout=self._timeout(_props))
         client.delete(UNIT, space_id, _id)
 

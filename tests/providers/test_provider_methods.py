@@ -357,3 +357,44 @@ def test_conflict_with_a_foreign_object_is_refused() -> None:
         _client(httpx.MockTransport(handler)).create_or_adopt(
             SPACE, None, {"Slug": "dev"}, is_ours=is_managed
         )
+
+
+def test_empty_target_parameters_mean_none() -> None:
+    assert normalise("json", {}) is None and normalise("json", "{}") is None
+
+
+def test_wait_for_falls_back_to_unit_events_and_names_the_failure() -> None:
+    """A server without GET unit_action/{id}: the unit's events for the operation decide."""
+    from components.confighub.errors import OperationFailedError
+    from components.confighub.models import QueuedOperation
+    from components.confighub.operations import wait_for
+
+    polls = 0
+
+    def handler(req: httpx.Request) -> httpx.Response:
+        nonlocal polls
+        if "/unit_action/" in req.url.path:
+            return httpx.Response(404, json={"Message": "no such route"})
+        polls += 1
+        assert "QueuedOperationID = 'op1'" in req.url.params["where"]
+        status = "Progressing" if polls < 3 else "Failed"
+        event = {
+            "QueuedOperationID": "op1",
+            "UnitEventNum": polls,
+            "Status": status,
+            "Result": "ApplyFailed" if polls >= 3 else "None",
+            "Message": "image pull failed" if polls >= 3 else "working",
+        }
+        return httpx.Response(200, json=[event])
+
+    op = QueuedOperation.model_validate({"QueuedOperationID": "op1", "Status": "Pending"})
+    with pytest.raises(OperationFailedError, match="apply of unit 'web' failed: image pull failed"):
+        wait_for(
+            _client(httpx.MockTransport(handler)),
+            "s",
+            "u",
+            op,
+            what="apply of unit 'web'",
+            timeout=30,
+        )
+    assert polls == 3

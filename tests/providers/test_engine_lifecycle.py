@@ -9,6 +9,7 @@ engine output or the call log.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -232,6 +233,11 @@ def test_every_resource_lifecycle_through_the_engine(
         if path.exists():
             text = path.read_text()
             assert confighub_server.token not in text and worker_secret not in text, path
+    for sid in (space_id, down_id):
+        for unit in hub.list_entities(UNIT, sid):
+            stored = json.dumps(unit.wire())
+            assert confighub_server.token not in stored and worker_secret not in stored
+            assert confighub_server.token not in hub.get_unit(sid, unit.id).text
     db = Path(confighub_server.db_path)
     for f in (db, db.with_name(db.name + "-wal")):
         if f.exists():

@@ -59,10 +59,10 @@ def run_preview(
     env = {**os.environ, "PULUMI_DEBUG_COMMANDS": "true"}  # enables --event-log
     args = ["pulumi", "preview", "--stack", stack, "--non-interactive", "--json"]
     args += ["--event-log", str(files.events)]
-    for pack in policy_packs:
-        args += ["--policy-pack", str(pack)]
+    for pack in policy_packs:  # absolute: pulumi runs in `cwd`, paths are relative to ours
+        args += ["--policy-pack", str(pack.resolve())]
     if policy_config is not None:
-        args += ["--policy-pack-config", str(policy_config)]
+        args += ["--policy-pack-config", str(policy_config.resolve())]
     files.events.unlink(missing_ok=True)
     with files.preview.open("w", encoding="utf-8") as out:
         proc = subprocess.run(args, cwd=cwd, env=env, stdout=out, stderr=sys.stderr, check=False)
@@ -88,6 +88,7 @@ def render_files(
     files: PreviewFiles,
     log_url: str | None,
     secret_env: list[str],
+    exit_code: int | None = None,
 ) -> str:
     """Render the comment from the files `run_preview` wrote and save it next to them."""
     violations, errors = load_events(files.events)
@@ -99,6 +100,7 @@ def render_files(
         errors=errors,
         log_url=log_url,
         known=load_stack_export(files.export if files.export.exists() else None),
+        exit_code=exit_code,
     )
     body = render(inp, Scrubber.from_env([*DEFAULT_SECRET_ENV, *secret_env]))
     files.comment.write_text(body, encoding="utf-8")

@@ -157,7 +157,7 @@ def ci_cmd(
     files = ci.PreviewFiles.under(out_dir, stack)
     code = ci.run_preview(stack, cwd, files, policy_pack, policy_config)
     try:
-        body = ci.render_files(project, stack, files, log_url, secret_env)
+        body = ci.render_files(project, stack, files, log_url, secret_env, exit_code=code)
     except InputError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(code or 2) from exc

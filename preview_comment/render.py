@@ -37,6 +37,18 @@ class CommentInput(BaseModel):
     errors: list[PreviewDiagnostic] = []
     log_url: str | None = None
     known: list[ResourceState] = []
+    exit_code: int | None = None  # the preview's exit code, when the renderer ran it
+
+    def all_errors(self) -> list[PreviewDiagnostic]:
+        """Error diagnostics from the event log and the preview JSON, without repeats."""
+        seen: set[str] = set()
+        found: list[PreviewDiagnostic] = []
+        for diag in [*self.errors, *(d for d in self.digest.diagnostics if d.severity == "error")]:
+            key = diag.message.strip().removeprefix("error: ")
+            if key and key not in seen:
+                seen.add(key)
+                found.append(diag)
+        return found
 
 
 def marker(project: str, stack: str) -> str:
@@ -56,12 +68,13 @@ def _one_line(text: str) -> str:
 def _summary(changes: list[ResourceChange], inp: CommentInput) -> list[str]:
     counts = Counter(inp.digest.change_summary) or Counter(c.op for c in changes)
     levels = Counter(v.level for v in inp.violations)
-    blocked = levels["mandatory"] > 0 or bool(inp.errors)
+    failed = bool(inp.all_errors()) or bool(inp.exit_code)
     destructive = counts["delete"] + counts["replace"]
-    if blocked:
-        status = "❌ **blocked**: " + (
-            "mandatory policy violations" if levels["mandatory"] else "the preview failed"
-        )
+    if levels["mandatory"]:
+        status = "❌ **blocked**: mandatory policy violations"
+    elif failed:
+        code = f" (exit code {inp.exit_code})" if inp.exit_code else ""
+        status = f"❌ **the preview failed**{code}; see the errors and the CI log"
     elif destructive:
         status = "⚠️ **deletes or replaces resources**"
     elif sum(counts[o] for o in ("create", "update", "import")):
@@ -150,6 +163,18 @@ def _diff_text(changes: list[ResourceChange]) -> str:
     return "".join(chunks)
 
 
+def _error_block(message: str, max_lines: int = 40) -> str:
+    """An engine error as a text block (tracebacks keep their lines), last lines kept."""
+    lines = message.strip().removeprefix("error: ").splitlines()
+    if len(lines) == 1:
+        return f"- {_one_line(lines[0])}"
+    if len(lines) > max_lines:
+        lines = [f"… {len(lines) - max_lines} earlier lines in the CI log", *lines[-max_lines:]]
+    body = "\n".join(lines)
+    fence = "`" * max(3, _longest_backtick_run(body) + 1)
+    return f"{fence}text\n{body}\n{fence}"
+
+
 def _longest_backtick_run(text: str) -> int:
     return max((len(run) for run in re.findall(r"`+", text)), default=0)
 
@@ -183,7 +208,7 @@ def render(inp: CommentInput, scrub: Callable[[str], str], limit: int = GITHUB_L
 
     sections: list[str] = []
     for title, lines, what in (
-        ("#### ❗ Errors", [f"- {_one_line(e.message)}" for e in inp.errors], "errors"),
+        ("#### ❗ Errors", [_error_block(e.message) for e in inp.all_errors()], "errors"),
         ("#### Policy violations", _violation_lines(inp, labels), "violations"),
         ("#### Resources", _resource_lines(changes), "resources"),
     ):

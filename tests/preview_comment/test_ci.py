@@ -47,3 +47,20 @@ def test_ci_step_blocks_then_passes_updating_one_comment(
         assert "✅" in comment["body"].splitlines()[1]
         assert "#### Policy violations" not in comment["body"]
         assert [c.method for c in github.calls].count("POST") == 1
+
+
+def test_ci_step_reports_a_failing_program_as_failed(
+    toolchain: Toolchain, pulumi_backend: str, tmp_path: Path
+) -> None:
+    dev = FixtureStack(toolchain.env, pulumi_backend, tmp_path / "dev", "dev")
+    dev.set_config("fixture:spec", "{not json")
+    out = tmp_path / "out"
+    proc = subprocess.run(
+        [sys.executable, "-m", "preview_comment", "ci", "--stack", "dev",
+         "--cwd", str(dev.workdir), "--out-dir", str(out), "--policy-pack", "policies"],
+        env=dev.env, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert proc.returncode != 0
+    comment = (out / "dev.comment.md").read_text()
+    assert "❌ **the preview failed** (exit code" in comment
+    assert "JSONDecodeError" in comment and "no changes" not in comment

@@ -9,8 +9,14 @@ from pathlib import Path
 import pytest
 
 from preview_comment.mask import MASK, Scrubber, mask_yaml_text
-from preview_comment.models import InputError, load_events, load_preview
-from preview_comment.render import GITHUB_LIMIT, marker
+from preview_comment.models import (
+    InputError,
+    PreviewDiagnostic,
+    PreviewDigest,
+    load_events,
+    load_preview,
+)
+from preview_comment.render import GITHUB_LIMIT, CommentInput, marker, render
 from tests.preview_comment.cases import (
     CASES,
     FIXTURES,
@@ -128,3 +134,27 @@ def test_empty_preview_output_renders_the_errors(tmp_path: Path) -> None:
     empty = tmp_path / "p.json"
     empty.write_text("")
     assert load_preview(empty).steps == []
+
+
+def test_failed_preview_is_never_reported_as_no_changes() -> None:
+    digest = PreviewDigest.model_validate(
+        {
+            "diagnostics": [
+                {
+                    "message": "error: Program failed:\nTraceback\n  line 3\nBoom",
+                    "severity": "error",
+                }
+            ]
+        }
+    )
+    errors = [
+        PreviewDiagnostic(message="Program failed:\nTraceback\n  line 3\nBoom", severity="error")
+    ]
+    inp = CommentInput(project="p", stack="dev", digest=digest, errors=errors, exit_code=255)
+    text = render(inp, Scrubber([]))
+    assert "❌ **the preview failed** (exit code 255)" in text
+    assert "no changes" not in text
+    assert text.count("Traceback") == 1  # the JSON's and the event log's copies are one error
+    assert "```text\nProgram failed:\nTraceback\n  line 3\nBoom\n```" in text
+    bare = CommentInput(project="p", stack="dev", digest=PreviewDigest(), exit_code=1)
+    assert "the preview failed" in render(bare, Scrubber([]))

@@ -16,6 +16,8 @@ MASK: Final = "***"
 SECRET_SIG: Final = "4dabf18193072939515e22adb298388d"  # Pulumi's secret marker key
 #: Keys that name a secret rather than hold one (secretKeyRef.key: password).
 _REFERENCE_KEYS: Final = frozenset({"key", "secretKeyRef", "secretName"})
+#: Keys whose value is a path (harmless) or inline content with credentials (masked).
+_CONTENT_KEYS: Final = frozenset({"kubeconfig", "kubeConfig"})
 DEFAULT_SECRET_ENV: Final = ("CONFIGHUB_TOKEN", "GITHUB_TOKEN", "PULUMI_CONFIG_PASSPHRASE")
 
 
@@ -30,6 +32,8 @@ def mask_value(value: Any, key: str | None = None) -> Any:
         return {k: mask_value(v, k) for k, v in value.items()}
     if isinstance(value, list):
         return [mask_value(v, key) for v in value]
+    if isinstance(value, str) and key in _CONTENT_KEYS and ("\n" in value or "{" in value):
+        return MASK  # inline kubeconfig (credentials), not a path
     if (
         isinstance(value, str)
         and key not in _REFERENCE_KEYS

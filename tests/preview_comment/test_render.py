@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from preview_comment.mask import MASK, Scrubber, mask_yaml_text
+from preview_comment.mask import MASK, Scrubber, mask_value, mask_yaml_text
 from preview_comment.models import (
     InputError,
     PreviewDiagnostic,
@@ -158,3 +158,11 @@ def test_failed_preview_is_never_reported_as_no_changes() -> None:
     assert "```text\nProgram failed:\nTraceback\n  line 3\nBoom\n```" in text
     bare = CommentInput(project="p", stack="dev", digest=PreviewDigest(), exit_code=1)
     assert "the preview failed" in render(bare, Scrubber([]))
+
+
+def test_inline_kubeconfig_is_masked_but_a_path_is_shown() -> None:
+    inline = "apiVersion: v1\nusers:\n- user: {token: abc}\n"
+    assert mask_value({"kubeconfig": inline}) == {"kubeconfig": MASK}
+    assert mask_value({"kubeconfig": "/home/ci/.kube/config"}) == {
+        "kubeconfig": "/home/ci/.kube/config"
+    }

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
-from pulumi_policy import proxy
+from pulumi_policy import Secret, proxy
 
 
 class _Unknown:
@@ -64,9 +64,8 @@ def plain(value: Any) -> Any:
         return {str(k): plain(v) for k, v in value.items()}
     if isinstance(value, Sequence) and not isinstance(value, bytes):
         return [plain(v) for v in value]
-    secret_value = getattr(value, "value", None)
-    if type(value).__name__ == "Secret" and secret_value is not None:
-        return plain(secret_value)
+    if isinstance(value, Secret):  # only under remediation proxies; rules never print values
+        return plain(value.value)
     return value
 
 

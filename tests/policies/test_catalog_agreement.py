@@ -1,0 +1,15 @@
+"""The pack keeps its own TraderX table (it must run standalone); this keeps it in step with
+the program's catalog, so a change there cannot silently loosen or tighten the gate."""
+
+from __future__ import annotations
+
+from policies import catalog as pack
+
+
+def test_pack_table_matches_program_catalog() -> None:
+    from components import catalog as program
+
+    singletons = {s.name for s in program.SERVICES if s.fixed_replicas == 1}
+    assert singletons == pack.SINGLETONS
+    assert set(program.CRITICAL_SERVICES) - singletons == pack.CRITICAL_STATELESS
+    assert set(program.SERVICE_NAMES) == pack.SERVICES

@@ -211,7 +211,7 @@ class _Index:
         return None
 
 
-def _label(step: PreviewStep, index: _Index) -> str:
+def _label(step: PreviewStep, index: _Index, old: ResourceState | None = None) -> str:
     state = step.state
     if state is None:
         return f"`{step.name}`"
@@ -221,6 +221,9 @@ def _label(step: PreviewStep, index: _Index) -> str:
         slug = inputs.get("slug")
         noun = {"Unit": "unit", "Space": "space"}.get(kind, kind)
         label = f"ConfigHub {noun} `{slug if isinstance(slug, str) else step.name}`"
+        old_slug = old.inputs.get("slug") if old is not None else None
+        if isinstance(old_slug, str) and isinstance(slug, str) and old_slug != slug:
+            label = f"ConfigHub {noun} `{old_slug}` → `{slug}`"
         space = index.space_of(state) if kind != "Space" else None
         return label + (f" in space {space}" if space else "")
     if state.type.startswith("kubernetes:"):
@@ -273,7 +276,7 @@ def collect(digest: PreviewDigest, known: Iterable[ResourceState] = ()) -> list[
                 op=op,
                 type=first.type,
                 name=first.name,
-                label=_label(next((s for s in steps if s.state), first), index),
+                label=_label(next((s for s in steps if s.state), first), index, old),
                 fields=fields,
                 replace_reasons=replace,
                 data_changes=(

@@ -55,6 +55,8 @@ def test_loud_warning_on_destructive_changes(case: str, op: str) -> None:
     caution = text.index("> [!CAUTION]")
     assert caution < text.index("#### Resources")
     assert f"> - **{op}** ConfigHub unit" in text
+    if op == "replace":
+        assert "unit `reference-data` → `reference-data-v2` in space `traderx-dev`" in text
 
 
 def test_no_warning_without_deletes() -> None:

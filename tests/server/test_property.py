@@ -89,16 +89,15 @@ def _property(
 def test_no_5xx_and_schema_conformance(own_server: ServerProcess) -> None:
     if not spec.SPEC_PATH.exists():
         pytest.skip(f"openapi.json not found at {spec.SPEC_PATH} (set CONFIGHUB_OPENAPI)")
-    schema = openapi.from_dict(_prepared_spec(own_server.api))
     wanted = sorted(IMPLEMENTED - {"StreamBridgeWorker"})
-    schema = schema.include(operation_id=wanted)
+    schema = openapi.from_dict(_prepared_spec(own_server.api)).include(operation_id=wanted)
     schema.config.update(base_url=own_server.api)
     headers = {"Authorization": f"Bearer {own_server.token}"}
     failures: list[str] = []
     seen: set[str] = set()
     calls: list[int] = []
     for result in schema.get_all_operations():
-        operation = result.ok()
+        operation = result.ok()  # type: ignore[union-attr]  # an Err raises here, failing
         seen.add(str(operation.definition.raw.get("operationId")))
         run = _property(operation, headers, failures, calls)
         with contextlib.suppress(Exception):  # the shrunk failure is already recorded

@@ -36,9 +36,10 @@ class UpstreamRevisionProvider(EntityProvider):
     id_output = "revision_id"
     extra_outputs = ("data", "images")
     fields: ClassVar[dict[str, InputField]] = {
-        "space_id": InputField(None, required=True),
-        "unit_id": InputField(None, required=True),
-        "revision_num": InputField(None, "int", required=True),
+        # Another revision is another (read-only) object: replace, so the ID always matches.
+        "space_id": InputField(None, required=True, replace=True),
+        "unit_id": InputField(None, required=True, replace=True),
+        "revision_num": InputField(None, "int", required=True, replace=True),
     }
 
     def validate(self, news: Mapping[str, Any]) -> list[CheckFailure]:

@@ -398,3 +398,23 @@ def test_wait_for_falls_back_to_unit_events_and_names_the_failure() -> None:
             timeout=30,
         )
     assert polls == 3
+
+
+def test_upstream_revision_replaces_when_another_revision_is_asked_for() -> None:
+    from components.confighub.upstream_revision import UpstreamRevisionProvider
+
+    p = UpstreamRevisionProvider()
+    olds = {
+        "space_id": "s",
+        "unit_id": "u",
+        "revision_num": 2,
+        "revision_id": "r2",
+        "data": "",
+        "images": {},
+    }
+    same = p.diff("r2", olds, {"space_id": "s", "unit_id": "u", "revision_num": 2.0})
+    assert same.changes is False
+    other = p.diff("r2", olds, {"space_id": "s", "unit_id": "u", "revision_num": 3})
+    assert other.changes is True and other.replaces == ["revision_num"]
+    failures = p.check({}, {"space_id": "s", "unit_id": "u", "revision_num": 0}).failures
+    assert [f.property for f in failures] == ["revision_num"]

@@ -116,6 +116,26 @@ def list_docs(
     )
 
 
+def list_rows(
+    st: ServerState,
+    kind: str,
+    *,
+    space_id: str | None = None,
+    where: str | None = None,
+    contains: str | None = None,
+    filter_id: str | None = None,
+) -> list[tuple[Any, ...]]:
+    """Like list_docs, but raw (cursor, JSON text, space_id) rows for fast list responses."""
+    clause = where_clause(st, kind, where, contains, filter_id, space_id)
+    return st.store.select_rows(
+        kind,
+        where_sql=clause.sql,
+        params=clause.params,
+        joins=clause.join_sql(),
+        space_id=space_id,
+    )
+
+
 # -- writes -----------------------------------------------------------------------------------
 
 

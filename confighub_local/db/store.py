@@ -22,6 +22,11 @@ from confighub_local.db.migrations import migrate
 Doc = dict[str, Any]
 
 
+def with_cursor(text: str, cursor: int) -> str:
+    """A stored document's JSON text with its CursorID, without parsing it."""
+    return f'{text[:-1]},"CursorID":{int(cursor)}}}' if text != "{}" else f'{{"CursorID":{cursor}}}'
+
+
 def now() -> str:
     """Timestamps as the API serialises them (RFC 3339, UTC, microseconds)."""
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
@@ -182,6 +187,31 @@ class Store:
         limit: int | None = None,
     ) -> list[Doc]:
         """Documents of one kind matching an already-translated `where` fragment over alias `e`."""
+        rows = self.select_rows(
+            kind,
+            where_sql=where_sql,
+            params=params,
+            joins=joins,
+            space_id=space_id,
+            parent_id=parent_id,
+            order=order,
+            limit=limit,
+        )
+        return [self._load(row) for row in rows]
+
+    def select_rows(
+        self,
+        kind: str,
+        *,
+        where_sql: str = "",
+        params: list[Any] | None = None,
+        joins: str = "",
+        space_id: str | None = None,
+        parent_id: str | None = None,
+        order: str = "e.cursor",
+        limit: int | None = None,
+    ) -> list[tuple[Any, ...]]:
+        """(cursor, space_id, JSON text) rows: list endpoints splice the text without parsing."""
         clauses = ["e.kind = ?"]
         args: list[Any] = [kind]
         if space_id is not None:
@@ -190,14 +220,17 @@ class Store:
         if parent_id is not None:
             clauses.append("e.parent_id = ?")
             args.append(parent_id)
-        query = f"SELECT e.cursor, e.doc FROM entities e {joins} WHERE {' AND '.join(clauses)}"
+        query = (
+            f"SELECT e.cursor, e.doc, e.space_id FROM entities e {joins} "
+            f"WHERE {' AND '.join(clauses)}"
+        )
         if where_sql:
             query += f" AND ({where_sql})"
             args.extend(params or [])
         query += f" ORDER BY {order}"
         if limit is not None:
             query += f" LIMIT {int(limit)}"
-        return [self._load(row) for row in self.sql(query, args)]
+        return self.sql(query, args)
 
     def count(self, kind: str, *, space_id: str | None = None) -> int:
         if space_id is None:

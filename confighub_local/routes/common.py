@@ -47,3 +47,12 @@ def user_only(request: Request) -> Caller:
     if who.worker_id is not None:
         raise ApiError(403, "worker credentials may only call bridge_worker routes")
     return who
+
+
+class RawJSON(Response):
+    """A body already serialised as JSON text (list endpoints splice stored documents)."""
+
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return content.encode() if isinstance(content, str) else bytes(content)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Request
@@ -9,9 +10,9 @@ from fastapi.responses import Response
 
 from confighub_local import service, units
 from confighub_local.context import ServerState
-from confighub_local.db.store import Doc
+from confighub_local.db.store import Doc, with_cursor
 from confighub_local.errors import ApiError, not_found
-from confighub_local.routes.common import JSON, flag, ok, st_of, user_only
+from confighub_local.routes.common import JSON, RawJSON, flag, ok, st_of, user_only
 from confighub_local.status import unit_status
 from confighub_local.validation import check_uuid, decode_b64
 
@@ -69,10 +70,15 @@ def list_units(
     contains: str | None = None,
     filter: str | None = None,
     include: str | None = None,
-) -> JSON:
+) -> Response:
     user_only(request)
     st = st_of(request)
     space = service.get_space(st, space_id)
+    if not include:
+        rows = service.list_rows(
+            st, "Unit", space_id=space_id, where=where, contains=contains, filter_id=filter
+        )
+        return _fast_list(st, rows, {space_id: space})
     docs = service.list_docs(
         st, "Unit", space_id=space_id, where=where, contains=contains, filter_id=filter
     )
@@ -87,12 +93,30 @@ def list_all_units(
     contains: str | None = None,
     filter: str | None = None,
     include: str | None = None,
-) -> JSON:
+) -> Response:
     user_only(request)
     st = st_of(request)
+    if not include:
+        rows = service.list_rows(st, "Unit", where=where, contains=contains, filter_id=filter)
+        return _fast_list(st, rows, {})
     docs = service.list_docs(st, "Unit", where=where, contains=contains, filter_id=filter)
     spaces: dict[str, Doc] = {}
     return ok([extended(st, d, spaces, include, False) for d in docs])
+
+
+def _fast_list(st: ServerState, rows: list[tuple[Any, ...]], spaces: dict[str, Doc]) -> RawJSON:
+    """[{"Unit": ..., "Space": ...}] spliced from stored JSON text (no parse/serialise per row)."""
+    space_text: dict[str, str] = {
+        k: json.dumps(v, separators=(",", ":")) for k, v in spaces.items()
+    }
+    parts = []
+    for cursor, text, sid in rows:
+        if sid not in space_text:
+            found = st.store.get("Space", sid)
+            space_text[sid] = json.dumps(found, separators=(",", ":")) if found else ""
+        space = f',"Space":{space_text[sid]}' if space_text[sid] else ""
+        parts.append(f'{{"Unit":{with_cursor(text, cursor)}{space}}}')
+    return RawJSON("[" + ",".join(parts) + "]")
 
 
 @router.post("/space/{space_id}/unit")

@@ -1,0 +1,212 @@
+"""Benchmark of the local ConfigHub server; prints measured figures.
+
+- create and update throughput (sequential, one keep-alive connection);
+- list-with-where over 10,000 units through HTTP versus the same SQL run directly on the
+  SQLite file (the where translator's own output), median of repeated runs, and the ratio;
+- apply round trip over the real worker protocol (SSE stream + action_result) with a no-op
+  executor, i.e. the server and protocol overhead without a cluster.
+
+Usage: python benchmarks/server_bench.py [--units 10000] [--updates 1000] [--repeat 15]
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import sqlite3
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from confighub_local.where import compile_where  # noqa: E402
+from confighub_local.worker.kube import Outcome  # noqa: E402
+from confighub_local.worker.runner import WorkerRunner  # noqa: E402
+from tests.support.server import ServerProcess  # noqa: E402
+
+TIERS = ("backend", "frontend", "data", "ops")
+DOC = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: svc-{i}, namespace: bench}}
+spec:
+  replicas: 1
+  template:
+    spec:
+      containers: [{{name: svc-{i}, image: 'ghcr.io/example/svc:{i}'}}]
+"""
+
+
+class NoopExecutor:
+    def apply(self, data: bytes) -> Outcome:
+        return Outcome(True, "ApplyCompleted", "noop")
+
+    def destroy(self, data: bytes) -> Outcome:
+        return Outcome(True, "DestroyCompleted", "noop")
+
+    def refresh(self, data: bytes) -> Outcome:
+        return Outcome(True, "RefreshAndNoDrift", "noop")
+
+
+def b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
+def median_ms(fn: Any, repeat: int) -> float:
+    fn()  # warm-up
+    samples = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        samples.append((time.perf_counter() - start) * 1000)
+    return statistics.median(samples)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--units", type=int, default=10_000)
+    parser.add_argument("--updates", type=int, default=1_000)
+    parser.add_argument("--repeat", type=int, default=15)
+    parser.add_argument("--applies", type=int, default=30)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="confighub-bench-") as tmp:
+        server = ServerProcess(Path(tmp))
+        server.start()
+        try:
+            run(server, args)
+        finally:
+            server.stop()
+
+
+def run(server: ServerProcess, args: argparse.Namespace) -> None:
+    with server.client(timeout=60.0) as c:
+        space = c.post("/space", json={"Slug": "bench"}).json()
+        sid = space["SpaceID"]
+        ids = []
+        start = time.perf_counter()
+        for i in range(args.units):
+            resp = c.post(
+                f"/space/{sid}/unit",
+                json={
+                    "Slug": f"svc-{i}",
+                    "ToolchainType": "Kubernetes/YAML",
+                    "Data": b64(DOC.format(i=i)),
+                    "Labels": {"tier": TIERS[i % 4], "order": str(i % 100)},
+                },
+            )
+            resp.raise_for_status()
+            ids.append(resp.json()["UnitID"])
+        created = time.perf_counter() - start
+        print(
+            f"create: {args.units} units in {created:.1f}s = {args.units / created:.0f} units/s "
+            f"({created / args.units * 1000:.2f} ms each)"
+        )
+
+        start = time.perf_counter()
+        for i, uid in enumerate(ids[: args.updates]):
+            resp = c.patch(
+                f"/space/{sid}/unit/{uid}",
+                json={"Data": b64(DOC.format(i=i) + "# v2\n")},
+                headers={"Content-Type": "application/merge-patch+json"},
+            )
+            resp.raise_for_status()
+        updated = time.perf_counter() - start
+        print(
+            f"update: {args.updates} data updates in {updated:.1f}s = "
+            f"{args.updates / updated:.0f} updates/s ({updated / args.updates * 1000:.2f} ms "
+            "each, each a new revision)"
+        )
+
+        raw = sqlite3.connect(f"file:{server.db_path}?mode=ro", uri=True)
+        raw.execute("PRAGMA case_sensitive_like=ON")
+        queries = [
+            ("narrow", "Labels.tier = 'data' AND Labels.order = '42'"),
+            ("medium", "Labels.tier = 'backend' AND Labels.order IN ('1', '2', '3', '4', '5')"),
+            ("revisions", "HeadRevisionNum > LiveRevisionNum AND HeadRevisionNum > 1"),
+            ("wide", "Labels.tier = 'backend'"),
+        ]
+        print(f"list-with-where over {args.units} units (median of {args.repeat}):")
+        for name, where in queries:
+            compiled = compile_where(where, "Unit")
+            sql = (
+                f"SELECT e.cursor, e.doc FROM entities e {compiled.join_sql()} "
+                f"WHERE e.kind = 'Unit' AND e.space_id = ? AND ({compiled.sql}) "
+                "ORDER BY e.cursor"
+            )
+            params = [sid, *compiled.params]
+            count = len(raw.execute(sql, params).fetchall())
+            http_count = len(c.get(f"/space/{sid}/unit", params={"where": where}).json())
+            assert count == http_count, (name, count, http_count)
+
+            def via_http(where: str = where) -> None:
+                c.get(f"/space/{sid}/unit", params={"where": where}).raise_for_status()
+
+            def via_sql(sql: str = sql, params: list[Any] = params) -> None:
+                raw.execute(sql, params).fetchall()
+
+            http_ms = median_ms(via_http, args.repeat)
+            sql_ms = median_ms(via_sql, args.repeat)
+            print(
+                f"  {name:9} {count:5} rows: HTTP {http_ms:7.1f} ms, raw SQL {sql_ms:7.1f} ms, "
+                f"ratio {http_ms / sql_ms:4.2f}x   where: {where}"
+            )
+        raw.close()
+
+        apply_round_trips(c, server, sid, args.applies)
+
+
+def apply_round_trips(c: Any, server: ServerProcess, sid: str, count: int) -> None:
+    worker = c.post(f"/space/{sid}/bridge_worker", json={"Slug": "bench-worker"}).json()
+    target = c.post(
+        f"/space/{sid}/target",
+        json={
+            "Slug": "bench-target",
+            "BridgeWorkerID": worker["BridgeWorkerID"],
+            "ProviderType": "Kubernetes",
+            "ToolchainType": "Kubernetes/YAML",
+        },
+    ).json()
+    executor = NoopExecutor()
+    runner = WorkerRunner(
+        server.url, worker["BridgeWorkerID"], worker["Secret"], lambda params: executor
+    )
+    thread = threading.Thread(target=runner.run, daemon=True)
+    thread.start()
+    unit = c.post(
+        f"/space/{sid}/unit",
+        json={
+            "Slug": "bench-apply",
+            "ToolchainType": "Kubernetes/YAML",
+            "Data": b64(DOC.format(i=0)),
+            "TargetID": target["TargetID"],
+        },
+    ).json()
+    uid = unit["UnitID"]
+    samples = []
+    for _ in range(count):
+        start = time.perf_counter()
+        op = c.post(f"/space/{sid}/unit/{uid}/apply").json()
+        while True:
+            got = c.get(f"/space/{sid}/unit/{uid}/unit_action/{op['QueuedOperationID']}").json()
+            if got["Status"] in ("Completed", "Failed"):
+                break
+            time.sleep(0.002)
+        assert got["Status"] == "Completed", got
+        samples.append((time.perf_counter() - start) * 1000)
+    runner.stop.set()
+    print(
+        f"apply round trip (queue -> SSE -> worker -> action_result -> Completed, no-op "
+        f"executor, {count} runs): median {statistics.median(samples):.1f} ms, "
+        f"p90 {sorted(samples)[int(count * 0.9) - 1]:.1f} ms"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -133,6 +133,7 @@ def _embed_workers(app: FastAPI, state: ServerState, settings: Settings) -> None
     supervisor = Supervisor(
         state.store,
         f"http://127.0.0.1:{settings.port}",
+        state.token,
         kube_factory(settings.kubeconfig, settings.ready_timeout),
     )
     app.router.on_startup.append(supervisor.start)

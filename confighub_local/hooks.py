@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
-
 from confighub_local.context import ServerState
 from confighub_local.db.store import Doc
 from confighub_local.errors import ApiError
@@ -41,7 +39,7 @@ def _filter(st: ServerState, space: Doc | None, doc: Doc, old: Doc | None) -> No
 
 @hook("BridgeWorker")
 def _worker(st: ServerState, space: Doc | None, doc: Doc, old: Doc | None) -> None:
-    doc["Secret"] = old["Secret"] if old and old.get("Secret") else secrets.token_urlsafe(32)
+    doc.pop("Secret", None)  # only a hash is stored (see worker_secret.py)
     doc.setdefault("Condition", "Disconnected")
 
 

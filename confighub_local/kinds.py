@@ -96,6 +96,7 @@ BRIDGE_WORKER = Kind(
     server_fields=(
         *_COMMON_SERVER,
         "Secret",
+        "SecretHash",
         "LastSeenAt",
         "Condition",
         "IPAddress",

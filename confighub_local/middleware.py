@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from confighub_local.auth import bearer, same
 from confighub_local.context import Caller, ServerState
 from confighub_local.errors import error_body
+from confighub_local.worker_secret import matches
 
 _WORKER_PATH = re.compile(r"^/api/bridge_worker/([0-9a-fA-F-]{36})/")
 _OPEN_PATHS = {"/healthz"}
@@ -67,7 +68,7 @@ class AuthMiddleware:
             if basic[0].lower() != worker_id:
                 return None
             secret = basic[1]
-        if secret and worker.get("Secret") and same(secret, worker["Secret"]):
+        if secret and matches(secret, worker):
             return Caller(
                 user_id=self.st.user_id, worker_id=worker_id, worker_space_id=worker["SpaceID"]
             )

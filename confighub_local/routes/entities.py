@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Request
 
-from confighub_local import service
+from confighub_local import service, worker_secret
 from confighub_local.db.store import Doc
 from confighub_local.kinds import BRIDGE_WORKER, SIMPLE_KINDS, Kind
 from confighub_local.routes.common import JSON, flag, ok, st_of, user_only
@@ -29,10 +29,10 @@ _RELATED: dict[str, dict[str, tuple[str, str]]] = {
 }
 
 
-def public(kind: Kind, doc: Doc, *, reveal_secret: bool = False) -> Doc:
+def public(kind: Kind, doc: Doc) -> Doc:
     """Never return a worker's secret except in the response to its creation."""
-    if kind is BRIDGE_WORKER and not reveal_secret:
-        return {k: v for k, v in doc.items() if k != "Secret"}
+    if kind is BRIDGE_WORKER:
+        return worker_secret.public(doc)
     return doc
 
 
@@ -52,7 +52,7 @@ def _extended(request: Request, kind: Kind, doc: Doc, spaces: dict[str, Doc], re
             if doc.get(field):
                 ref = st.store.get(ref_kind, doc[field])
                 if ref is not None:
-                    out[key] = {k: v for k, v in ref.items() if k != "Secret"}
+                    out[key] = worker_secret.public(ref)
     return out
 
 
@@ -98,8 +98,16 @@ def _register(kind: Kind) -> None:
         user_only(request)
         st = st_of(request)
         space = service.get_space(st, space_id)
+        before = None
+        if kind is BRIDGE_WORKER and isinstance(body, dict) and isinstance(body.get("Slug"), str):
+            before = st.store.get_by_slug(kind.name, space_id, body["Slug"])
         doc = service.create(st, kind, space, body, allow_exists=flag(allow_exists))
-        return ok(public(kind, doc, reveal_secret=True))
+        if kind is not BRIDGE_WORKER or before is not None:
+            return ok(public(kind, doc))
+        secret, hashed = worker_secret.new_secret()
+        doc["SecretHash"] = hashed
+        st.store.replace(kind.name, doc[kind.id_field], doc)
+        return ok({**public(kind, doc), "Secret": secret})
 
     def get(request: Request, space_id: str, entity_id: str) -> JSON:
         user_only(request)

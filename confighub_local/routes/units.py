@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Request
 from fastapi.responses import Response
 
-from confighub_local import service, units
+from confighub_local import service, units, worker_secret
 from confighub_local.context import ServerState
 from confighub_local.db.store import Doc, with_cursor
 from confighub_local.errors import ApiError, not_found
@@ -29,7 +29,7 @@ _INCLUDES = {
 def _public_worker(doc: Doc | None) -> Doc | None:
     if doc is None:
         return None
-    return {k: v for k, v in doc.items() if k != "Secret"}
+    return worker_secret.public(doc)
 
 
 def extended(

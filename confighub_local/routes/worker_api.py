@@ -12,7 +12,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Request
 from fastapi.responses import StreamingResponse
 
-from confighub_local import operations, service
+from confighub_local import operations, service, worker_secret
 from confighub_local.context import ServerState
 from confighub_local.db.store import Doc, now
 from confighub_local.errors import ApiError, not_found
@@ -38,7 +38,7 @@ def _worker(request: Request, worker_id: str) -> tuple[ServerState, Doc]:
 
 
 def _public(worker: Doc) -> Doc:
-    return {k: v for k, v in worker.items() if k != "Secret"}
+    return worker_secret.public(worker)
 
 
 def sse(event: str, payload: Any) -> bytes:

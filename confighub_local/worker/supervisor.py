@@ -1,5 +1,6 @@
 """Runs a WorkerRunner for every BridgeWorker registered on this server (`serve --kubeconfig`),
-talking to the server over loopback HTTP with each worker's own secret."""
+talking to the server over loopback HTTP (the real protocol) with the server's own token,
+since worker secrets are stored only as hashes."""
 
 from __future__ import annotations
 
@@ -14,8 +15,9 @@ log = logging.getLogger("confighub_local.worker")
 
 class Supervisor:
     def __init__(
-        self, store: Store, url: str, factory: ExecutorFactory, interval: float = 1.0
+        self, store: Store, url: str, token: str, factory: ExecutorFactory, interval: float = 1.0
     ) -> None:
+        self.token = token  # the server's own token: worker secrets are stored only hashed
         self.store = store
         self.url = url
         self.factory = factory
@@ -34,10 +36,10 @@ class Supervisor:
             except Exception:  # the store may be closing during shutdown
                 log.exception("supervisor could not list workers")
                 workers = {}
-            for wid, worker in workers.items():
+            for wid in workers:
                 if wid not in self.runners:
                     runner = WorkerRunner(
-                        self.url, wid, worker["Secret"], self.factory, stop=threading.Event()
+                        self.url, wid, self.token, self.factory, stop=threading.Event()
                     )
                     thread = threading.Thread(
                         target=runner.run, name=f"worker-{wid[:8]}", daemon=True

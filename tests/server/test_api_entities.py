@@ -34,7 +34,21 @@ def test_worker_secret_only_on_create_and_target_link(confighub_server: ServerPr
         worker = ok(c.post(f"/space/{sid}/bridge_worker", json={"Slug": slug("w")}))
         assert len(worker["Secret"]) > 20
         got = ok(c.get(f"/space/{sid}/bridge_worker/{worker['BridgeWorkerID']}"))
-        assert "Secret" not in got["BridgeWorker"]
+        assert not {"Secret", "SecretHash"} & set(got["BridgeWorker"])
+        stored = confighub_server.db_path.read_bytes() + (
+            confighub_server.db_path.with_name("confighub.db-wal").read_bytes()
+            if confighub_server.db_path.with_name("confighub.db-wal").exists()
+            else b""
+        )
+        assert worker["Secret"].encode() not in stored, "secret stored in plain text"
+        again = ok(
+            c.post(
+                f"/space/{sid}/bridge_worker",
+                params={"allow_exists": "true"},
+                json={"Slug": worker["Slug"]},
+            )
+        )
+        assert "Secret" not in again and again["BridgeWorkerID"] == worker["BridgeWorkerID"]
         listed = ok(c.get("/bridge_worker", params={"where": f"SpaceID = '{sid}'"}))
         assert all("Secret" not in w["BridgeWorker"] for w in listed)
         target = ok(

@@ -1,6 +1,7 @@
 """Fault injection for tests: latency, error rate (5xx, 429 + Retry-After) and dropped
-connections, globally or per route, configured by CLI flags / CONFIGHUB_FAULTS (JSON) and at
-run time through the admin endpoint `/_admin/faults` (same bearer token).
+connections (before handling, or after the write committed), globally or per route,
+configured by CLI flags / CONFIGHUB_FAULTS (JSON) and at run time through the admin endpoint
+`/_admin/faults` (same bearer token).
 """
 
 from __future__ import annotations
@@ -32,7 +33,10 @@ class FaultRule(BaseModel):
     error_rate: float = Field(default=0.0, ge=0.0, le=1.0)
     error_status: Literal[500, 502, 503, 504, 429] = 503
     retry_after: int = Field(default=1, ge=0, description="seconds, sent with 429 and 503")
-    drop_rate: float = Field(default=0.0, ge=0.0, le=1.0)
+    drop_rate: float = Field(default=0.0, ge=0.0, le=1.0, description="drop before handling")
+    drop_after_rate: float = Field(
+        default=0.0, ge=0.0, le=1.0, description="handle (and commit), then drop the response"
+    )
     times: int | None = Field(default=None, ge=0, description="stop after N injected faults")
 
     @field_validator("route")
@@ -82,6 +86,8 @@ class Faults:
                     action = "drop"
                 elif roll < rule.drop_rate + rule.error_rate:
                     action = "error"
+                elif roll < rule.drop_rate + rule.error_rate + rule.drop_after_rate:
+                    action = "drop_after"
                 if action and rule.times is not None:
                     rule.times -= 1
                 if action:
@@ -118,6 +124,10 @@ async def _read(receive: Receive) -> bytes:
             return body
 
 
+async def _swallow(message: Any) -> None:
+    """Discard a response the client must never see (drop-after-commit faults)."""
+
+
 class DroppedConnection(Exception):
     """Raised after a partial response so the server aborts the connection."""
 
@@ -152,6 +162,9 @@ class FaultMiddleware:
                 send, rule.error_status, error_body(rule.error_status, "injected fault"), headers
             )
             return
+        if action == "drop_after":
+            await self.app(scope, receive, _swallow)
+            action = "drop"
         if action == "drop":
             await send(
                 {

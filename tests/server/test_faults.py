@@ -106,6 +106,34 @@ def test_dropped_connection_and_no_partial_write(
         assert new_space(c)["Version"] == 1
 
 
+def test_drop_after_commit_keeps_the_write(
+    confighub_server: ServerProcess, faults: httpx.Client
+) -> None:
+    slug_ = "dropped-after-commit-" + str(time.time_ns())
+    ok(
+        faults.put(
+            "/_admin/faults",
+            json={
+                "rules": [
+                    {
+                        "route": "^/api/space$",
+                        "methods": ["POST"],
+                        "drop_after_rate": 1.0,
+                        "times": 1,
+                    }
+                ]
+            },
+        )
+    )
+    with confighub_server.client() as c:
+        with pytest.raises(httpx.TransportError):
+            c.post("/space", json={"Slug": slug_})
+        found = ok(c.get("/space", params={"where": f"Slug = '{slug_}'"}))
+        assert len(found) == 1, "the write committed although the response was dropped"
+        again = ok(c.post("/space", params={"allow_exists": "true"}, json={"Slug": slug_}))
+        assert again["SpaceID"] == found[0]["Space"]["SpaceID"]
+
+
 def test_cli_flags_configure_faults() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         server = ServerProcess(

@@ -190,6 +190,21 @@ def pending_for(st: ServerState, worker_id: str) -> list[Doc]:
     return ops
 
 
+def requeue_delivered(st: ServerState, worker_id: str) -> int:
+    """Operations handed to a stream that died before the worker started them go out again."""
+    with st.store.tx():
+        ops = st.store.select(
+            "QueuedOperation",
+            where_sql="json_extract(e.doc, '$.BridgeWorkerID') = ? AND "
+            "json_extract(e.doc, '$.Status') = 'Delivered'",
+            params=[worker_id],
+        )
+        for op in ops:
+            op["Status"] = "Pending"
+            st.store.replace("QueuedOperation", op["QueuedOperationID"], op)
+    return len(ops)
+
+
 def record_result(st: ServerState, worker_id: str, result: Any) -> None:
     """Apply a worker's ActionResult to the operation, its event and the unit."""
     if not isinstance(result, dict):

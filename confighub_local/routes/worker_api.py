@@ -90,6 +90,8 @@ async def stream(request: Request, bridge_worker_id: str) -> StreamingResponse:
         raise ApiError(400, "stream request body must be WorkerInfo JSON or empty") from None
     await asyncio.to_thread(_announce, st, worker, info, True)
     disp = operations.dispatcher(st)
+    if not disp.connected(worker_id):
+        await asyncio.to_thread(operations.requeue_delivered, st, worker_id)
     wake = disp.subscribe(worker_id)
 
     async def events() -> AsyncIterator[bytes]:
@@ -106,7 +108,8 @@ async def stream(request: Request, bridge_worker_id: str) -> StreamingResponse:
         finally:
             disp.unsubscribe(worker_id, wake)
             if not disp.connected(worker_id):
-                await asyncio.to_thread(_announce, st, worker, None, False)
+                # synchronous on purpose: awaiting inside a cancelled stream is cancelled again
+                _announce(st, worker, None, False)
 
     return StreamingResponse(
         events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"}

@@ -7,6 +7,7 @@ bookkeeping); test_kube_worker.py drives the real Kubernetes executor against a 
 
 from __future__ import annotations
 
+import base64
 import threading
 import time
 from collections.abc import Iterator
@@ -16,7 +17,7 @@ import httpx
 import pytest
 
 from confighub_local.worker.kube import Outcome
-from confighub_local.worker.runner import WorkerRunner
+from confighub_local.worker.runner import WorkerRunner, decode_operation, parse_sse
 from tests.server.helpers import MERGE, b64, new_space, new_unit, ok, slug
 from tests.support.server import ServerProcess
 
@@ -157,3 +158,50 @@ def test_worker_credentials_are_confined(confighub_server: ServerProcess) -> Non
         ).status_code
         == 401
     )
+
+
+def _first_operation(api: str, wid: str, secret: str) -> dict[str, Any]:
+    """Open the stream, return the first operation event's QueuedOperation, hang up."""
+    headers = {"Authorization": f"Bearer {secret}"}
+    with (
+        httpx.Client(base_url=api, headers=headers, timeout=20) as w,
+        w.stream("POST", f"/bridge_worker/{wid}/stream", json={}) as stream,
+    ):
+        assert stream.status_code == 200
+        for event, data in parse_sse(stream.iter_lines()):
+            if event == "Apply":
+                return decode_operation(data)
+    raise AssertionError("stream ended without an Apply event")
+
+
+def test_operation_redelivered_after_the_stream_drops(confighub_server: ServerProcess) -> None:
+    with confighub_server.client() as c:
+        sid = new_space(c)["SpaceID"]
+        worker = ok(c.post(f"/space/{sid}/bridge_worker", json={"Slug": slug("w")}))
+        wid = worker["BridgeWorkerID"]
+        target = ok(
+            c.post(
+                f"/space/{sid}/target",
+                json={
+                    "Slug": slug("t"),
+                    "BridgeWorkerID": wid,
+                    "ProviderType": "Kubernetes",
+                    "ToolchainType": "Kubernetes/YAML",
+                },
+            )
+        )
+        unit = new_unit(c, sid, "a: 1\n", TargetID=target["TargetID"])
+        op = ok(c.post(f"/space/{sid}/unit/{unit['UnitID']}/apply"))
+        assert op["Status"] == "Pending", "no worker connected yet"
+        first = _first_operation(confighub_server.api, wid, worker["Secret"])
+        assert first["QueuedOperationID"] == op["QueuedOperationID"]
+        assert base64.b64decode(first["Data"]) == b"a: 1\n"
+        deadline = time.monotonic() + 10
+        while (
+            ok(c.get(f"/space/{sid}/bridge_worker/{wid}"))["BridgeWorker"]["Condition"]
+            != "Disconnected"
+        ):
+            assert time.monotonic() < deadline, "worker still shown connected"
+            time.sleep(0.1)
+        again = _first_operation(confighub_server.api, wid, worker["Secret"])
+        assert again["QueuedOperationID"] == op["QueuedOperationID"]

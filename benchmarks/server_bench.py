@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import os
 import sqlite3
 import statistics
 import sys
@@ -27,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 from confighub_local.where import compile_where  # noqa: E402
 from confighub_local.worker.kube import Outcome  # noqa: E402
-from confighub_local.worker.runner import WorkerRunner  # noqa: E402
+from confighub_local.worker.runner import WorkerRunner, kube_factory  # noqa: E402
 from tests.support.server import ServerProcess  # noqa: E402
 
 TIERS = ("backend", "frontend", "data", "ops")
@@ -74,6 +75,11 @@ def main() -> None:
     parser.add_argument("--updates", type=int, default=1_000)
     parser.add_argument("--repeat", type=int, default=15)
     parser.add_argument("--applies", type=int, default=30)
+    parser.add_argument(
+        "--kubeconfig",
+        default=os.environ.get("KUBECONFIG"),
+        help="also time applies of a Deployment to this cluster (default: $KUBECONFIG)",
+    )
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="confighub-bench-") as tmp:
@@ -160,6 +166,10 @@ def run(server: ServerProcess, args: argparse.Namespace) -> None:
         raw.close()
 
         apply_round_trips(c, server, sid, args.applies)
+        if args.kubeconfig:
+            cluster_round_trips(c, server, sid, args.kubeconfig, max(3, args.applies // 6))
+        else:
+            print("cluster apply round trip: skipped (no --kubeconfig / KUBECONFIG)")
 
 
 def apply_round_trips(c: Any, server: ServerProcess, sid: str, count: int) -> None:
@@ -192,12 +202,7 @@ def apply_round_trips(c: Any, server: ServerProcess, sid: str, count: int) -> No
     samples = []
     for _ in range(count):
         start = time.perf_counter()
-        op = c.post(f"/space/{sid}/unit/{uid}/apply").json()
-        while True:
-            got = c.get(f"/space/{sid}/unit/{uid}/unit_action/{op['QueuedOperationID']}").json()
-            if got["Status"] in ("Completed", "Failed"):
-                break
-            time.sleep(0.002)
+        got = wait_operation(c, sid, uid, c.post(f"/space/{sid}/unit/{uid}/apply").json())
         assert got["Status"] == "Completed", got
         samples.append((time.perf_counter() - start) * 1000)
     runner.stop.set()
@@ -206,6 +211,86 @@ def apply_round_trips(c: Any, server: ServerProcess, sid: str, count: int) -> No
         f"executor, {count} runs): median {statistics.median(samples):.1f} ms, "
         f"p90 {sorted(samples)[int(count * 0.9) - 1]:.1f} ms"
     )
+
+
+CLUSTER_DOC = """\
+apiVersion: v1
+kind: Namespace
+metadata: {{name: {ns}}}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: bench, namespace: {ns}}}
+spec:
+  replicas: 2
+  selector: {{matchLabels: {{app: bench}}}}
+  template:
+    metadata: {{labels: {{app: bench}}}}
+    spec:
+      containers: [{{name: bench, image: 'nginx:1.{n}'}}]
+"""
+
+
+def cluster_round_trips(
+    c: Any, server: ServerProcess, sid: str, kubeconfig: str, count: int
+) -> None:
+    """Apply a Deployment (new image each time) to the cluster and wait for Completed."""
+    worker = c.post(f"/space/{sid}/bridge_worker", json={"Slug": "bench-kube"}).json()
+    target = c.post(
+        f"/space/{sid}/target",
+        json={
+            "Slug": "bench-kube",
+            "BridgeWorkerID": worker["BridgeWorkerID"],
+            "ProviderType": "Kubernetes",
+            "ToolchainType": "Kubernetes/YAML",
+        },
+    ).json()
+    runner = WorkerRunner(
+        server.url, worker["BridgeWorkerID"], worker["Secret"], kube_factory(kubeconfig, 60.0)
+    )
+    thread = threading.Thread(target=runner.run, daemon=True)
+    thread.start()
+    ns = f"bench-{int(time.time())}"
+    unit = c.post(
+        f"/space/{sid}/unit",
+        json={
+            "Slug": "bench-kube",
+            "ToolchainType": "Kubernetes/YAML",
+            "Data": b64(CLUSTER_DOC.format(ns=ns, n=0)),
+            "TargetID": target["TargetID"],
+        },
+    ).json()
+    uid = unit["UnitID"]
+    samples = []
+    try:
+        for n in range(1, count + 1):
+            c.patch(
+                f"/space/{sid}/unit/{uid}",
+                json={"Data": b64(CLUSTER_DOC.format(ns=ns, n=n))},
+                headers={"Content-Type": "application/merge-patch+json"},
+            ).raise_for_status()
+            start = time.perf_counter()
+            got = wait_operation(c, sid, uid, c.post(f"/space/{sid}/unit/{uid}/apply").json())
+            assert got["Status"] == "Completed", got
+            samples.append((time.perf_counter() - start) * 1000)
+        wait_operation(c, sid, uid, c.post(f"/space/{sid}/unit/{uid}/destroy").json())
+    finally:
+        runner.stop.set()
+    print(
+        f"cluster apply round trip (server-side apply of a 2-replica Deployment with a new "
+        f"image + wait until available, {count} runs): median "
+        f"{statistics.median(samples):.0f} ms, max {max(samples):.0f} ms"
+    )
+
+
+def wait_operation(c: Any, sid: str, uid: str, op: dict[str, Any]) -> dict[str, Any]:
+    while True:
+        got: dict[str, Any] = c.get(
+            f"/space/{sid}/unit/{uid}/unit_action/{op['QueuedOperationID']}"
+        ).json()
+        if got["Status"] in ("Completed", "Failed"):
+            return got
+        time.sleep(0.002)
 
 
 if __name__ == "__main__":

@@ -188,6 +188,7 @@ class KubeExecutor:
     def wait_ready(self, docs: list[dict[str, Any]], statuses: dict[str, dict[str, Any]]) -> str:
         """Wait until every Deployment/StatefulSet is available; return '' or the reason."""
         deadline = time.monotonic() + self.ready_timeout
+        pause = 0.1
         while True:
             problems = []
             for doc in docs:
@@ -208,7 +209,8 @@ class KubeExecutor:
                     f"timed out after {self.ready_timeout:.0f}s waiting for readiness: "
                     + "; ".join(problems)
                 )
-            time.sleep(1.0)
+            time.sleep(pause)
+            pause = min(pause * 2, 1.0)
 
     def destroy(self, data: bytes) -> Outcome:
         try:

@@ -13,6 +13,8 @@ export KWOK_WORKDIR
 CLUSTER_DIR="$KWOK_WORKDIR/clusters/$CLUSTER_NAME"
 KUBECONFIG_PATH="$CLUSTER_DIR/kubeconfig.yaml"
 UP_MARK="$KWOK_WORKDIR/up-$CLUSTER_NAME"
+# kwokctl records a context for each cluster in a kubeconfig; keep that one ours, not ~/.kube/config.
+CONTEXTS_KUBECONFIG="$KWOK_WORKDIR/contexts-kubeconfig.yaml"
 WAIT_SECONDS="${TRADERX_CLUSTER_WAIT:-180}"
 KWOKCTL="$KWOK_DIR/bin/kwokctl"
 
@@ -36,7 +38,7 @@ healthy() {
 cluster_pids() {
   local f
   for f in "$CLUSTER_DIR"/pids/*.pid; do
-    [ -f "$f" ] && cat "$f"
+    [ -f "$f" ] && printf '%s\n' "$(tr -dc 0-9 <"$f")"
   done
   return 0
 }
@@ -58,7 +60,7 @@ down() {
   pids=$(cluster_pids)
   if [ -d "$CLUSTER_DIR" ]; then
     log "cluster: deleting $CLUSTER_NAME"
-    "$KWOKCTL" --name "$CLUSTER_NAME" delete cluster --kubeconfig "" >&2 || log "cluster: kwokctl delete reported an error; cleaning up by pid"
+    "$KWOKCTL" --name "$CLUSTER_NAME" delete cluster --kubeconfig "$CONTEXTS_KUBECONFIG" >&2 || log "cluster: kwokctl delete reported an error; cleaning up by pid"
   fi
   # shellcheck disable=SC2086
   [ -n "$pids" ] && kill_leftovers $pids
@@ -83,7 +85,7 @@ up() {
   mkdir -p "$KWOK_WORKDIR"
   timeout "$WAIT_SECONDS" "$KWOKCTL" --name "$CLUSTER_NAME" create cluster \
     --runtime binary \
-    --kubeconfig "" \
+    --kubeconfig "$CONTEXTS_KUBECONFIG" \
     --kube-apiserver-binary "$KUBERNETES_DIR/bin/kube-apiserver" \
     --kube-controller-manager-binary "$KUBERNETES_DIR/bin/kube-controller-manager" \
     --kube-scheduler-binary "$KUBERNETES_DIR/bin/kube-scheduler" \

@@ -205,7 +205,7 @@ def apply_round_trips(c: Any, server: ServerProcess, sid: str, count: int) -> No
         got = wait_operation(c, sid, uid, c.post(f"/space/{sid}/unit/{uid}/apply").json())
         assert got["Status"] == "Completed", got
         samples.append((time.perf_counter() - start) * 1000)
-    runner.stop.set()
+    runner.shutdown()
     print(
         f"apply round trip (queue -> SSE -> worker -> action_result -> Completed, no-op "
         f"executor, {count} runs): median {statistics.median(samples):.1f} ms, "
@@ -275,7 +275,7 @@ def cluster_round_trips(
             samples.append((time.perf_counter() - start) * 1000)
         wait_operation(c, sid, uid, c.post(f"/space/{sid}/unit/{uid}/destroy").json())
     finally:
-        runner.stop.set()
+        runner.shutdown()
     print(
         f"cluster apply round trip (server-side apply of a 2-replica Deployment with a new "
         f"image + wait until available, {count} runs): median "

@@ -7,8 +7,10 @@ result would leave an operation hanging.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import logging
+import socket
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -89,11 +91,24 @@ class WorkerRunner:
         self.stop = stop or threading.Event()
         self.executor = executor
         self.pool = ThreadPoolExecutor(max_parallel, thread_name_prefix=f"op-{worker_id[:8]}")
+        self._active: httpx.Response | None = None
         self.client = httpx.Client(
             base_url=self.url + "/api",
             headers={"Authorization": f"Bearer {secret}"},
             timeout=httpx.Timeout(10.0, read=30.0),
         )
+
+    def shutdown(self) -> None:
+        """Stop now: hang up the open stream instead of waiting for the next event."""
+        self.stop.set()
+        active = self._active
+        if active is None:
+            return
+        stream = active.extensions.get("network_stream")
+        sock = stream.get_extra_info("socket") if stream is not None else None
+        if sock is not None:  # wakes the blocked read at once
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
 
     def run(self) -> None:
         backoff = 0.5
@@ -101,7 +116,9 @@ class WorkerRunner:
             try:
                 self._stream()
                 backoff = 0.5
-            except (httpx.HTTPError, ValueError) as exc:
+            except Exception as exc:  # network errors, or our own hang-up on shutdown
+                if self.stop.is_set():
+                    break
                 log.warning("worker %s stream: %s; reconnecting", self.worker_id, exc)
             self.stop.wait(backoff)
             backoff = min(backoff * 2, 10.0)
@@ -111,6 +128,7 @@ class WorkerRunner:
     def _stream(self) -> None:
         path = f"/bridge_worker/{self.worker_id}/stream"
         with self.client.stream("POST", path, json=WORKER_INFO) as resp:
+            self._active = resp
             if resp.status_code != 200:
                 resp.read()
                 raise httpx.HTTPStatusError(

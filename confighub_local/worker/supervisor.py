@@ -47,10 +47,10 @@ class Supervisor:
                     thread.start()
                     self.runners[wid] = (runner, thread)
             for wid in [w for w in self.runners if w not in workers]:
-                self.runners.pop(wid)[0].stop.set()
+                self.runners.pop(wid)[0].shutdown()
             self.stop.wait(self.interval)
 
     def shutdown(self) -> None:
         self.stop.set()
         for runner, _ in self.runners.values():
-            runner.stop.set()
+            runner.shutdown()

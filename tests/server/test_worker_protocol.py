@@ -70,7 +70,7 @@ def wired(confighub_server: ServerProcess) -> Iterator[dict[str, Any]]:
     thread = threading.Thread(target=runner.run, daemon=True)
     thread.start()
     yield {"space_id": sid, "worker": worker, "target": target, "executor": executor}
-    runner.stop.set()
+    runner.shutdown()
     thread.join(40)
 
 

@@ -49,9 +49,12 @@ def install(app: FastAPI) -> None:
         return JSONResponse(error_body(exc.status, exc.message), status_code=exc.status)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        message = str(exc.detail)
+        if exc.status_code in (404, 405) and message in ("Not Found", "Method Not Allowed"):
+            message = f"{message}: no route for {request.method} {request.url.path}"
         return JSONResponse(
-            error_body(exc.status_code, str(exc.detail)),
+            error_body(exc.status_code, message),
             status_code=exc.status_code,
             headers=getattr(exc, "headers", None),
         )
@@ -60,6 +63,12 @@ def install(app: FastAPI) -> None:
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
         parts = []
         for err in exc.errors():
-            where = ".".join(str(p) for p in err.get("loc", ()))
+            loc = err.get("loc", ())
+            if err.get("type") == "json_invalid":
+                detail = (err.get("ctx") or {}).get("error", "")
+                pos = loc[1] if len(loc) > 1 else "?"
+                parts.append(f"request body is not valid JSON (at character {pos}): {detail}")
+                continue
+            where = ".".join(str(p) for p in loc)
             parts.append(f"{where}: {err.get('msg')}")
         return JSONResponse(error_body(400, "; ".join(parts) or "invalid request"), status_code=400)

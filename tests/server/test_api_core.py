@@ -187,3 +187,14 @@ def test_bad_where_names_the_offending_token(confighub_server: ServerProcess) ->
             resp = c.get(f"/space/{sid}/unit", params={"where": expr})
             assert resp.status_code == 400, expr
             assert needle in resp.json()["Message"], (expr, resp.json())
+
+
+def test_malformed_requests_get_clear_errors(confighub_server: ServerProcess) -> None:
+    with confighub_server.client() as c:
+        bad = c.post("/space", content=b"{bad json", headers={"Content-Type": "application/json"})
+        assert bad.status_code == 400 and "not valid JSON (at character 1)" in bad.json()["Message"]
+        assert "must be a JSON object" in c.post("/space", json=[1]).json()["Message"]
+        slug_err = c.post("/space", json={"Slug": "bad slug!"}).json()["Message"]
+        assert "Space.Slug" in slug_err
+        missing = c.get("/nowhere")
+        assert missing.status_code == 404 and "GET /api/nowhere" in missing.json()["Message"]

@@ -198,3 +198,40 @@ def test_three_environments_end_to_end(
     assert errors == [], errors[0][:3000] if errors else ""
     assert left_spaces == []
     assert left_ns == []
+
+
+def test_invalid_config_fails_on_the_engine_before_any_call(
+    toolchain: Any, kube_cluster: Any, hub: ServerProcess, pulumi_backend: str, tmp_path: Path
+) -> None:
+    prefix = f"bad{secrets.token_hex(3)}"
+    env = base_env(toolchain.env, pulumi_backend, hub.url, hub.token, str(kube_cluster.kubeconfig))
+    stacks = Stacks(make_project(tmp_path), env, tmp_path / "calls.jsonl")
+    stacks.init(
+        "dev",
+        {"traderx:prefix": prefix, "traderx:services": {"trade-feed": {"replicas": 2}}},
+        {},
+    )
+    with pytest.raises(PulumiError) as err:
+        stacks.up("dev")
+    assert "traderx:services.trade-feed.replicas = 2: allowed only 1" in str(err.value)
+    assert stacks.calls_since(0).total == 0
+    assert spaces_with_prefix(hub, prefix) == []
+
+
+def test_preview_from_empty(
+    toolchain: Any, kube_cluster: Any, hub: ServerProcess, pulumi_backend: str, tmp_path: Path
+) -> None:
+    env = base_env(toolchain.env, pulumi_backend, hub.url, hub.token, str(kube_cluster.kubeconfig))
+    stacks = Stacks(make_project(tmp_path), env, tmp_path / "calls.jsonl")
+    stacks.init("dev", {"traderx:prefix": f"pv{secrets.token_hex(3)}"}, {})
+    try:
+        out = stacks.run("preview", stack="dev")
+    except PulumiError as exc:
+        if "input 'space_id' is invalid: Input should be a valid string" in str(exc):
+            pytest.xfail(
+                "known #4 bug: the dynamic providers' check() rejects unknown preview inputs "
+                "(pulumi passes Unknown objects, not the UNKNOWN string)"
+            )
+        raise
+    assert "to create" in out
+    assert stacks.calls_since(0).writes == 0

@@ -190,6 +190,37 @@ def pending_for(st: ServerState, worker_id: str) -> list[Doc]:
     return ops
 
 
+def cancel(st: ServerState, unit: Doc) -> list[Doc]:
+    """Cancel the unit's operations that no worker has started yet."""
+    canceled = []
+    with st.store.tx():
+        ops = st.store.select(
+            "QueuedOperation",
+            parent_id=unit["UnitID"],
+            where_sql="json_extract(e.doc, '$.Status') IN ('Pending', 'Delivered')",
+        )
+        stamp = now()
+        for op in ops:
+            op["Status"] = "Canceled"
+            op["Version"] = int(op.get("Version", 1)) + 1
+            st.store.replace("QueuedOperation", op["QueuedOperationID"], op)
+            for ev in st.store.select(
+                "UnitEvent",
+                parent_id=unit["UnitID"],
+                where_sql="json_extract(e.doc, '$.QueuedOperationID') = ?",
+                params=[op["QueuedOperationID"]],
+            ):
+                ev.update(
+                    Status="Canceled",
+                    TerminatedAt=stamp,
+                    UpdatedAt=stamp,
+                    Message=f"{op['Action']} canceled",
+                )
+                st.store.replace("UnitEvent", ev["UnitEventID"], ev)
+            canceled.append(op)
+    return canceled
+
+
 def requeue_delivered(st: ServerState, worker_id: str) -> int:
     """Operations handed to a stream that died before the worker started them go out again."""
     with st.store.tx():

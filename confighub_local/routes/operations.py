@@ -3,6 +3,8 @@ live state."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
@@ -11,6 +13,7 @@ from confighub_local.context import ServerState
 from confighub_local.db.store import Doc
 from confighub_local.errors import ApiError, not_found
 from confighub_local.routes.common import JSON, flag, ok, st_of, user_only
+from confighub_local.status import unit_status
 from confighub_local.validation import check_uuid, decode_b64
 
 router = APIRouter()
@@ -75,10 +78,13 @@ def _bulk(
     st = st_of(request)
     if not where and not filter_id:
         raise ApiError(400, "bulk operations need a where or filter selecting units")
-    results = []
+    results: list[dict[str, Any]] = []
     for unit in service.list_docs(st, "Unit", where=where, filter_id=filter_id):
         try:
-            if action == "Approve":
+            if action == "Cancel":
+                for op in operations.cancel(st, unit):
+                    results.append({"Action": op})
+            elif action == "Approve":
                 done = operations.approve(st, unit)
                 results.append({"Unit": done, "Message": f"Unit {done['Slug']} approved"})
             else:
@@ -117,6 +123,35 @@ def bulk_refresh(
     dry_run: str | None = None,
 ) -> JSON:
     return _bulk(request, "Refresh", where, filter, None, dry_run)
+
+
+@router.post("/unit/cancel")
+def bulk_cancel(request: Request, where: str | None = None, filter: str | None = None) -> JSON:
+    return _bulk(request, "Cancel", where, filter, None, None)
+
+
+@router.get("/space/{space_id}/unit/{unit_id}/extended")
+def unit_extended(request: Request, space_id: str, unit_id: str) -> JSON:
+    """The unit with its status summary and the links from and to it."""
+    user_only(request)
+    st = st_of(request)
+    unit = _unit(st, space_id, unit_id)
+    status = unit_status(st, unit)
+    links_from = st.store.select(
+        "Link", where_sql="json_extract(e.doc, '$.FromUnitID') = ?", params=[unit["UnitID"]]
+    )
+    links_to = st.store.select(
+        "Link", where_sql="json_extract(e.doc, '$.ToUnitID') = ?", params=[unit["UnitID"]]
+    )
+    return ok(
+        {
+            "Unit": unit,
+            **status,
+            "FromLinks": links_from,
+            "ToLinks": links_to,
+            "ApprovedByUsers": list(unit.get("ApprovedBy") or []),
+        }
+    )
 
 
 @router.post("/unit/approve")

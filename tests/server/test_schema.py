@@ -82,6 +82,8 @@ IMPLEMENTED = {
     "ListQueuedOperations",
     "GetQueuedOperation",
     "StreamBridgeWorker",
+    "BulkCancelUnits",
+    "GetUnitExtended",
     *(
         f"{verb}{k}"
         for k in SIMPLE.values()
@@ -284,6 +286,9 @@ def _scenario(c: httpx.Client, server: ServerProcess, rec: Recorder) -> None:
     _j(c.post(f"/space/{sid}/unit/{uid}/refresh"))
     _j(c.post(f"/space/{sid}/unit/{uid}/destroy"))
     _j(c.post("/unit/apply", params={"where": f"UnitID = '{uid}'"}))
+    canceled = _j(c.post("/unit/cancel", params={"where": f"UnitID = '{uid}'"}))
+    assert canceled and all(r["Action"]["Status"] == "Canceled" for r in canceled)
+    _j(c.get(f"/space/{sid}/unit/{uid}/extended"))
     _j(c.post("/unit/refresh", params={"where": f"UnitID = '{uid}'"}))
     _j(c.post("/unit/destroy", params={"where": f"UnitID = '{uid}'"}))
 

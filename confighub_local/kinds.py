@@ -40,7 +40,7 @@ UNIT = Kind(
     "Unit",
     "unit",
     "UnitID",
-    required=("Slug",),
+    required=("Slug", "ToolchainType"),
     server_fields=(
         *_COMMON_SERVER,
         "HeadRevisionNum",

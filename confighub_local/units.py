@@ -110,12 +110,11 @@ def create_unit(
                 body.setdefault("ToolchainType", upstream.get("ToolchainType"))
                 if not body.get("Data"):
                     body["Data"] = upstream.get("Data", "")
-        required = ("Slug", "ToolchainType")
         if isinstance(body, dict):
             existing = st.store.get_by_slug("Unit", space["SpaceID"], str(body.get("Slug", "")))
             if existing is not None and allow_exists:
                 return existing
-        unit = service.create(st, _unit_kind(required), space, body)
+        unit = service.create(st, UNIT, space, body)
         for name in _NUM_FIELDS:
             unit.setdefault(name, 0)
         unit.setdefault("ApprovedBy", [])
@@ -131,18 +130,10 @@ def create_unit(
         return st.store.replace("Unit", unit["UnitID"], unit)
 
 
-def _unit_kind(required: tuple[str, ...]) -> Any:
-    from dataclasses import replace
-
-    return replace(UNIT, required=required)
-
-
 def update_unit(st: ServerState, space: Doc, old: Doc, body: Any, *, patch: bool) -> Doc:
     with st.store.tx():
         before = unit_data(old)
-        unit = service.update(
-            st, _unit_kind(("Slug", "ToolchainType")), space, old, body, patch=patch
-        )
+        unit = service.update(st, UNIT, space, old, body, patch=patch)
         data = _finish_data(unit)
         _set_target(st, unit)
         if data != before:

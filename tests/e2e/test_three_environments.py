@@ -121,10 +121,11 @@ def test_three_environments_end_to_end(
         stacks.up("staging")
         staging_out = stacks.outputs("staging")
         pins = {svc: staging_out["unitRevisions"][svc] for svc in SERVICE_NAMES}
+        db_password = secrets.token_hex(12)
         stacks.init(
             "prod",
             {**common, "traderx:namespace": namespaces["prod"], "traderx:promote": pins},
-            {"confighub:token": hub.token, "traderx:databasePassword": secrets.token_hex(12)},
+            {"confighub:token": hub.token, "traderx:databasePassword": db_password},
         )
         created.append("prod")
         stacks.up("prod")
@@ -138,6 +139,15 @@ def test_three_environments_end_to_end(
         )
         secret: Any = core.read_namespaced_secret("traderx-db-credentials", namespaces["prod"])
         assert set(secret.data) == {"username", "password"}
+        # secrets never in plain text: not in any Pulumi state, not in any ConfigHub unit
+        for e in ENVS:
+            state = stacks.run("stack", "export", stack=e)
+            assert db_password not in state, f"DB password in plain text in {e} state"
+            assert hub.token not in state, f"ConfigHub token in plain text in {e} state"
+        with hub.client() as c:
+            units = c.get("/unit", params={"where": f"Space.Slug LIKE '{prefix}-%'"}).json()
+        assert len(units) == 4 * len(START_ORDER)  # base + dev + staging + prod
+        assert db_password not in str(units)
 
         # --- a second up changes nothing and writes nothing to ConfigHub ------------------
         for e in ENVS:

@@ -63,9 +63,22 @@ def _api_message(exc: Exception) -> str:
 
 
 def _clean(obj: dict[str, Any]) -> dict[str, Any]:
+    """Live state as reported to the server: no managedFields, and Secret values redacted so
+    they never land in the server's database."""
     meta = obj.get("metadata") or {}
     meta.pop("managedFields", None)
+    if obj.get("kind") == "Secret":
+        for key in ("data", "stringData"):
+            if isinstance(obj.get(key), dict):
+                obj[key] = {k: "<redacted>" for k in obj[key]}
+        annotations = meta.get("annotations") or {}
+        annotations.pop("kubectl.kubernetes.io/last-applied-configuration", None)
     return obj
+
+
+def _desired(doc: dict[str, Any]) -> dict[str, Any]:
+    """The fields refresh compares: not status, not a Secret's write-only stringData."""
+    return {k: v for k, v in doc.items() if k not in ("status", "stringData")}
 
 
 def differs(desired: Any, live: Any, path: str = "") -> str | None:
@@ -267,9 +280,7 @@ class KubeExecutor:
             ref = _ref(doc)
             try:
                 res = self._resource(doc)
-                obj = _clean(
-                    res.get(name=doc["metadata"]["name"], namespace=self._ns(res, doc)).to_dict()
-                )
+                obj = res.get(name=doc["metadata"]["name"], namespace=self._ns(res, doc)).to_dict()
             except (ApiException, DynamicApiError) as exc:
                 if getattr(exc, "status", None) == 404:
                     drifts.append(f"{ref} is missing")
@@ -280,8 +291,8 @@ class KubeExecutor:
                     }
                     continue
                 return Outcome(False, "RefreshFailed", f"{ref}: {_api_message(exc)}")
-            live.append(obj)
-            path = differs({k: v for k, v in doc.items() if k != "status"}, obj)
+            path = differs(_desired(doc), obj)
+            live.append(_clean(obj))
             if path:
                 drifts.append(f"{ref} differs at {path}")
             statuses[ref] = {

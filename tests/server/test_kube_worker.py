@@ -35,6 +35,14 @@ metadata:
 data:
   LOG_LEVEL: info
 ---
+apiVersion: v1
+kind: Secret
+metadata:
+  name: creds
+  namespace: {ns}
+stringData:
+  password: {password}
+---
 apiVersion: apps/v1
 kind: Deployment
 metadata:
@@ -81,6 +89,7 @@ def _finish(c: httpx.Client, sid: str, uid: str, op: dict[str, Any], wait: float
 
 def test_apply_refresh_drift_destroy(kube_server: ServerProcess, kube_cluster: KubeCluster) -> None:
     ns = slug("chl")
+    password = slug("pw")
     api = kube_config.new_client_from_config(config_file=str(kube_cluster.kubeconfig))
     core, apps = kube_client.CoreV1Api(api), kube_client.AppsV1Api(api)
     with kube_server.client() as c:
@@ -97,7 +106,9 @@ def test_apply_refresh_drift_destroy(kube_server: ServerProcess, kube_cluster: K
                 },
             )
         )
-        unit = new_unit(c, sid, MANIFEST.format(ns=ns, extra=""), TargetID=target["TargetID"])
+        unit = new_unit(
+            c, sid, MANIFEST.format(ns=ns, extra="", password=password), TargetID=target["TargetID"]
+        )
         uid = unit["UnitID"]
         done = _finish(c, sid, uid, ok(c.post(f"/space/{sid}/unit/{uid}/apply")))
         assert done["Status"] == "Completed", done
@@ -106,6 +117,14 @@ def test_apply_refresh_drift_destroy(kube_server: ServerProcess, kube_cluster: K
         managers = {m["manager"] for m in dep["metadata"]["managed_fields"]}
         assert "confighub-local" in managers
         assert ok(c.get(f"/space/{sid}/unit/{uid}"))["Unit"]["LiveRevisionNum"] == 1
+
+        live = c.get(f"/space/{sid}/unit/{uid}/live_state").content
+        assert b"kind: Deployment" in live and password.encode() not in live
+
+        clean = _finish(c, sid, uid, ok(c.post(f"/space/{sid}/unit/{uid}/refresh")))
+        assert clean["Status"] == "Completed"
+        status = ok(c.get(f"/space/{sid}/unit/{uid}"))["UnitStatus"]
+        assert status["ActionResult"] == "RefreshAndNoDrift", status
 
         core.patch_namespaced_config_map("settings", ns, {"data": {"LOG_LEVEL": "debug"}})
         refreshed = _finish(c, sid, uid, ok(c.post(f"/space/{sid}/unit/{uid}/refresh")))
@@ -136,7 +155,7 @@ def test_unavailable_deployment_fails_naming_it(kube_server: ServerProcess) -> N
                 },
             )
         )
-        stuck = MANIFEST.format(ns=ns, extra="nodeSelector: {no-such-node: 'true'}")
+        stuck = MANIFEST.format(ns=ns, extra="nodeSelector: {no-such-node: 'true'}", password="x")
         unit = new_unit(c, sid, stuck, TargetID=target["TargetID"])
         uid = unit["UnitID"]
         failed = _finish(c, sid, uid, ok(c.post(f"/space/{sid}/unit/{uid}/apply")))

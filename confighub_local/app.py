@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +33,7 @@ log = logging.getLogger("confighub_local")
 
 @dataclass
 class Settings:
-    db: str = "confighub-local.db"
+    db: str = ":memory:"
     host: str = "127.0.0.1"
     port: int = 8765
     token_file: Path | None = None
@@ -40,6 +41,14 @@ class Settings:
     kubeconfig: str | None = None  # run the Kubernetes bridge worker for every BridgeWorker
     ready_timeout: float = 120.0
     faults: FaultConfig | None = None
+
+
+def default_db() -> str:
+    """Outside any checkout, so neither the data nor the generated token lands in a repo."""
+    base = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
+    folder = base / "confighub-local"
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return str(folder / "confighub.db")
 
 
 def _bootstrap_org(store: Store) -> tuple[str, str]:

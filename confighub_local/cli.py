@@ -10,7 +10,7 @@ import typer
 import uvicorn
 from pydantic import ValidationError
 
-from confighub_local.app import Settings, create_app
+from confighub_local.app import Settings, create_app, default_db
 from confighub_local.faults import FaultConfig, FaultRule, parse_config
 
 cli = typer.Typer(add_completion=False, help="Local ConfigHub-compatible server.")
@@ -18,7 +18,10 @@ cli = typer.Typer(add_completion=False, help="Local ConfigHub-compatible server.
 
 @cli.command()
 def serve(
-    db: Annotated[str, typer.Option(help="SQLite file, or :memory:")] = "confighub-local.db",
+    db: Annotated[
+        str | None,
+        typer.Option(help="SQLite file, or :memory: [default: $XDG_STATE_HOME/confighub-local/]"),
+    ] = None,
     host: Annotated[str, typer.Option(help="listen address")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="listen port")] = 8765,
     token_file: Annotated[
@@ -47,7 +50,7 @@ def serve(
     """Serve the API under /api until interrupted."""
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(name)s %(message)s")
     settings = Settings(
-        db=db,
+        db=db or default_db(),
         host=host,
         port=port,
         token_file=token_file,

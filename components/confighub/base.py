@@ -35,6 +35,7 @@ from pulumi.dynamic import (
     ResourceProvider,
     UpdateResult,
 )
+from pulumi.output import Unknown
 from pulumi.runtime.rpc import UNKNOWN
 from pydantic import TypeAdapter, ValidationError
 
@@ -81,7 +82,13 @@ class InputField:
 
 
 def is_unknown(value: Any) -> bool:
-    """True if a preview value (or anything inside it) is not known yet."""
+    """True if a preview value (or anything inside it) is not known yet.
+
+    The engine hands a dynamic provider either the wire sentinel string or, after
+    deserialisation during a preview, a `pulumi.output.Unknown` object: both mean "not known".
+    """
+    if isinstance(value, Unknown):
+        return True
     if isinstance(value, str):
         return value == UNKNOWN
     if isinstance(value, Mapping):

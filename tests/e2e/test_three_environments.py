@@ -234,14 +234,6 @@ def test_preview_from_empty(
     env = base_env(toolchain.env, pulumi_backend, hub.url, hub.token, str(kube_cluster.kubeconfig))
     stacks = Stacks(make_project(tmp_path), env, tmp_path / "calls.jsonl")
     stacks.init("dev", {"traderx:prefix": f"pv{secrets.token_hex(3)}"}, {})
-    try:
-        out = stacks.run("preview", stack="dev")
-    except PulumiError as exc:
-        if "input 'space_id' is invalid: Input should be a valid string" in str(exc):
-            pytest.xfail(
-                "known #4 bug: the dynamic providers' check() rejects unknown preview inputs "
-                "(pulumi passes Unknown objects, not the UNKNOWN string)"
-            )
-        raise
+    out = stacks.run("preview", stack="dev")
     assert "to create" in out
     assert stacks.calls_since(0).writes == 0

@@ -35,5 +35,6 @@ lint: ## ruff and mypy
 demo: ## local ConfigHub + local cluster + pulumi up of dev, staging and prod
 	@bash scripts/demo.sh
 
-bench: ## benchmarks (print measured figures)
+bench: ## benchmarks (print measured figures): local server, then a 3-environment deploy
 	@bash toolchain/venv.sh >/dev/null && .venv/bin/python benchmarks/server_bench.py
+	@bash toolchain/bootstrap.sh && bash toolchain/cluster.sh up >/dev/null && source toolchain/env.sh && .venv/bin/python benchmarks/deploy_bench.py

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from types import FrameType
 from typing import Annotated
 
 import typer
 import uvicorn
 from pydantic import ValidationError
 
+from confighub_local import operations
 from confighub_local.app import Settings, create_app, default_db
+from confighub_local.context import ServerState
 from confighub_local.faults import FaultConfig, FaultRule, parse_config
 
 cli = typer.Typer(add_completion=False, help="Local ConfigHub-compatible server.")
@@ -67,7 +70,30 @@ def serve(
         ),
     )
     app = create_app(settings)
-    uvicorn.run(app, host=host, port=port, log_level=log_level.lower(), access_log=False)
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level=log_level.lower(),
+        access_log=False,
+        timeout_graceful_shutdown=5,
+    )
+    _Server(config, app.state.chub).run()
+
+
+class _Server(uvicorn.Server):
+    """On SIGTERM/SIGINT, end worker streams first: open streams would hold shutdown."""
+
+    def __init__(self, config: uvicorn.Config, state: ServerState) -> None:
+        super().__init__(config)
+        self.chub = state
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        supervisor = self.chub.extras.get("supervisor")
+        if supervisor is not None:
+            supervisor.shutdown()
+        operations.dispatcher(self.chub).close()
+        super().handle_exit(sig, frame)
 
 
 def _faults(

@@ -32,6 +32,15 @@ class Dispatcher:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._waiters: dict[str, list[tuple[asyncio.AbstractEventLoop, asyncio.Event]]] = {}
+        self.closed = False
+
+    def close(self) -> None:
+        """Server shutdown: end every open stream so connections drain at once."""
+        with self._lock:
+            self.closed = True
+            waiters = [w for ws in self._waiters.values() for w in ws]
+        for loop, event in waiters:
+            loop.call_soon_threadsafe(event.set)
 
     def subscribe(self, worker_id: str) -> asyncio.Event:
         event = asyncio.Event()

@@ -97,7 +97,7 @@ async def stream(request: Request, bridge_worker_id: str) -> StreamingResponse:
     async def events() -> AsyncIterator[bytes]:
         try:
             yield sse("Hello", {"BridgeWorkerID": worker_id})
-            while True:
+            while not disp.closed:
                 for op in await asyncio.to_thread(operations.pending_for, st, worker_id):
                     yield sse(op["Action"], op)
                 try:

@@ -89,3 +89,21 @@ def test_fixture_restart_keeps_token_and_data(server: ServerProcess) -> None:
     server.restart()
     with server.client() as c:
         assert ok(c.get(f"/space/{sid}"))["Space"]["SpaceID"] == sid
+
+
+def test_sigterm_with_an_open_worker_stream_exits_promptly(server: ServerProcess) -> None:
+    with server.client() as c:
+        sid = new_space(c)["SpaceID"]
+        worker = ok(c.post(f"/space/{sid}/bridge_worker", json={"Slug": slug("w")}))
+    headers = {"Authorization": f"Bearer {worker['Secret']}"}
+    with (
+        httpx.Client(base_url=server.api, headers=headers, timeout=20) as w,
+        w.stream("POST", f"/bridge_worker/{worker['BridgeWorkerID']}/stream", json={}) as stream,
+    ):
+        assert stream.status_code == 200
+        next(stream.iter_lines())
+        assert server.proc is not None
+        start = time.monotonic()
+        server.proc.terminate()
+        server.proc.wait(15)
+        assert time.monotonic() - start < 6, "an open stream held the shutdown"

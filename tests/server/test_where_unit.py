@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from confighub_local.db import Store
 from confighub_local.where import WhereError, compile_where
@@ -135,3 +137,63 @@ def test_values_are_parameters_not_sql(store: Store) -> None:
     assert hostile in c.params and "DROP" not in c.sql
     assert slugs(store, "Slug = 'a'' OR ''1''=''1'") == []
     assert json.loads(json.dumps(store.select("Unit")))[0]["Slug"] == "trade-service"
+
+
+_TOKENS = st.sampled_from(
+    [
+        "Slug",
+        "Labels.tier",
+        "HeadRevisionNum",
+        "LiveRevisionNum",
+        "UnitID",
+        "ApprovedBy",
+        "Space.Labels.x",
+        "UpstreamUnit.HeadRevisionNum",
+        "LEN(",
+        "(",
+        ")",
+        ",",
+        "=",
+        "!=",
+        "<",
+        ">=",
+        "LIKE",
+        "NOT",
+        "ILIKE",
+        "IN",
+        "IS",
+        "NULL",
+        "TRUE",
+        "FALSE",
+        "AND",
+        "OR",
+        "~",
+        "~*",
+        "!~",
+        "?",
+        "'a'",
+        "'%'",
+        "''",
+        "'['",
+        "1",
+        "-2",
+        "1.5",
+        "'x''y'",
+        "#",
+        "Bogus",
+    ]
+)
+
+
+@settings(
+    max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.lists(_TOKENS, min_size=1, max_size=8).map(" ".join))
+def test_any_expression_compiles_and_runs_or_is_a_where_error(store: Store, expr: str) -> None:
+    """Fuzz: nothing but WhereError escapes the parser, and what compiles executes."""
+    try:
+        compiled = compile_where(expr, "Unit")
+    except WhereError as exc:
+        assert str(exc)
+        return
+    store.select("Unit", where_sql=compiled.sql, params=compiled.params, joins=compiled.join_sql())

@@ -11,7 +11,7 @@ from confighub_local.context import ServerState
 from confighub_local.db.store import Doc, new_id, now
 from confighub_local.errors import ApiError, not_found
 from confighub_local.kinds import UNIT
-from confighub_local.merge import MergeConflict, three_way_merge
+from confighub_local.merge import MergeConflict, load_docs, three_way_merge
 from confighub_local.validation import check_uuid, decode_b64, encode_b64
 
 _NUM_FIELDS = (
@@ -81,8 +81,24 @@ def _set_target(st: ServerState, unit: Doc) -> None:
     unit["ProviderType"] = target.get("ProviderType", "")
 
 
+def check_config(unit: Doc, data: bytes) -> None:
+    """Kubernetes/YAML data must be YAML whose documents are mappings (as functions need)."""
+    if unit.get("ToolchainType") != "Kubernetes/YAML" or not data.strip():
+        return
+    try:
+        docs = load_docs(data)
+    except MergeConflict as exc:
+        raise ApiError(400, f"Unit {unit.get('Slug')}: Data {exc}") from None
+    for i, doc in enumerate(docs):
+        if not isinstance(doc, dict):
+            raise ApiError(
+                400, f"Unit {unit.get('Slug')}: Data document {i + 1} is not a YAML mapping"
+            )
+
+
 def _finish_data(unit: Doc) -> bytes:
     data = unit_data(unit)
+    check_config(unit, data)
     unit["Data"] = encode_b64(data)
     unit["DataHash"] = data_hash(data)
     return data

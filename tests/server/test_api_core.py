@@ -128,6 +128,14 @@ def test_bad_input_is_a_clear_400_and_changes_nothing(confighub_server: ServerPr
         assert bad.status_code == 400 and "Labels" in bad.json()["Message"]
         bad = c.post(f"/space/{sid}/unit", json={"Slug": slug("u")})
         assert bad.status_code == 400 and "ToolchainType" in bad.json()["Message"]
+        bad = c.patch(
+            f"/space/{sid}/unit/{uid}", json={"Data": b64("a: [unclosed\n")}, headers=MERGE
+        )
+        assert bad.status_code == 400 and "not valid YAML" in bad.json()["Message"]
+        bad = c.patch(
+            f"/space/{sid}/unit/{uid}", json={"Data": b64("- just\n- a list\n")}, headers=MERGE
+        )
+        assert bad.status_code == 400 and "not a YAML mapping" in bad.json()["Message"]
         assert c.get(f"/space/{sid}/unit/not-a-uuid").status_code == 400
         after = ok(c.get(f"/space/{sid}/unit/{uid}"))["Unit"]
         assert after["Version"] == unit["Version"] and after["Data"] == unit["Data"]

@@ -1,9 +1,13 @@
 """API errors rendered as the spec's StandardErrorResponse ({"Code", "Message"})."""
 
+import logging
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger("confighub_local")
 
 _CODES = {
     400: "BadRequest",
@@ -57,6 +61,14 @@ def install(app: FastAPI) -> None:
             error_body(exc.status_code, message),
             status_code=exc.status_code,
             headers=getattr(exc, "headers", None),
+        )
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return JSONResponse(
+            error_body(500, f"internal error ({type(exc).__name__}); see the server log"),
+            status_code=500,
         )
 
     @app.exception_handler(RequestValidationError)

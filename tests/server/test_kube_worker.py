@@ -4,6 +4,9 @@ Deployment, refresh with drift after an out-of-band edit, destroy until gone."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -163,3 +166,57 @@ def test_unavailable_deployment_fails_naming_it(kube_server: ServerProcess) -> N
         reason = failed["ErrorDetails"][0]["Description"]
         assert f"Deployment/{ns}/web not available" in reason, reason
         _finish(c, sid, uid, ok(c.post(f"/space/{sid}/unit/{uid}/destroy")))
+
+
+def test_standalone_worker_command(
+    confighub_server: ServerProcess, kube_cluster: KubeCluster
+) -> None:
+    """`python -m confighub_local worker` against a server that runs no worker itself."""
+    ns = slug("chl")
+    with confighub_server.client() as c:
+        sid = new_space(c)["SpaceID"]
+        worker = ok(c.post(f"/space/{sid}/bridge_worker", json={"Slug": slug("w")}))
+        target = ok(
+            c.post(
+                f"/space/{sid}/target",
+                json={
+                    "Slug": slug("t"),
+                    "BridgeWorkerID": worker["BridgeWorkerID"],
+                    "ProviderType": "Kubernetes",
+                    "ToolchainType": "Kubernetes/YAML",
+                },
+            )
+        )
+        data = (
+            f"apiVersion: v1\nkind: Namespace\nmetadata: {{name: {ns}}}\n---\n"
+            f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: c, namespace: {ns}}}\n"
+            "data: {k: v}\n"
+        )
+        unit = new_unit(c, sid, data, TargetID=target["TargetID"])
+        uid = unit["UnitID"]
+        env = {**os.environ, "CONFIGHUB_WORKER_SECRET": worker["Secret"]}
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "confighub_local",
+                "worker",
+                "--url",
+                confighub_server.url,
+                "--worker-id",
+                worker["BridgeWorkerID"],
+                "--kubeconfig",
+                str(kube_cluster.kubeconfig),
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            done = _finish(c, sid, uid, ok(c.post(f"/space/{sid}/unit/{uid}/apply")), wait=60)
+            assert done["Status"] == "Completed", done
+            gone = _finish(c, sid, uid, ok(c.post(f"/space/{sid}/unit/{uid}/destroy")), wait=60)
+            assert gone["Status"] == "Completed", gone
+        finally:
+            proc.terminate()
+            proc.wait(15)

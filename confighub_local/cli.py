@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import signal
 from pathlib import Path
 from types import FrameType
 from typing import Annotated
@@ -142,10 +143,10 @@ def worker(
 
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(name)s %(message)s")
     runner = WorkerRunner(url, worker_id, secret, kube_factory(str(kubeconfig), ready_timeout))
-    try:
-        runner.run()
-    except KeyboardInterrupt:
-        runner.stop.set()
+    # stop taking work on SIGTERM/SIGINT; operations already running finish and report
+    signal.signal(signal.SIGTERM, lambda *_: runner.shutdown())
+    signal.signal(signal.SIGINT, lambda *_: runner.shutdown())
+    runner.run()
 
 
 @cli.command()

@@ -204,14 +204,21 @@ class WorkerRunner:
 
 
 def kube_factory(kubeconfig: str, ready_timeout: float) -> ExecutorFactory:
-    cache: dict[str | None, KubeExecutor] = {}
+    """Executors per target parameters: `KubeContext` picks the kubeconfig context and
+    `ReadyTimeoutSeconds` overrides the readiness wait for that target."""
+    cache: dict[tuple[str | None, float], KubeExecutor] = {}
     lock = threading.Lock()
 
     def make(params: dict[str, Any]) -> Executor:
         context = params.get("KubeContext") or None
+        try:
+            timeout = float(params.get("ReadyTimeoutSeconds") or ready_timeout)
+        except (TypeError, ValueError):
+            timeout = ready_timeout
+        key = (context, timeout)
         with lock:
-            if context not in cache:
-                cache[context] = KubeExecutor(kubeconfig, context, ready_timeout)
-            return cache[context]
+            if key not in cache:
+                cache[key] = KubeExecutor(kubeconfig, context, timeout)
+            return cache[key]
 
     return make

@@ -71,7 +71,7 @@ def kube_server(kube_cluster: KubeCluster) -> Iterator[ServerProcess]:
     with tempfile.TemporaryDirectory(prefix="confighub-kube-") as tmp:
         server = ServerProcess(
             Path(tmp),
-            extra_args=["--kubeconfig", str(kube_cluster.kubeconfig), "--ready-timeout", "20"],
+            extra_args=["--kubeconfig", str(kube_cluster.kubeconfig), "--ready-timeout", "120"],
         )
         server.start()
         try:
@@ -155,6 +155,7 @@ def test_unavailable_deployment_fails_naming_it(kube_server: ServerProcess) -> N
                     "BridgeWorkerID": worker["BridgeWorkerID"],
                     "ProviderType": "Kubernetes",
                     "ToolchainType": "Kubernetes/YAML",
+                    "Parameters": '{"ReadyTimeoutSeconds": 8}',
                 },
             )
         )
@@ -165,6 +166,7 @@ def test_unavailable_deployment_fails_naming_it(kube_server: ServerProcess) -> N
         assert failed["Status"] == "Failed"
         reason = failed["ErrorDetails"][0]["Description"]
         assert f"Deployment/{ns}/web not available" in reason, reason
+        assert "timed out after 8s" in reason, reason
         _finish(c, sid, uid, ok(c.post(f"/space/{sid}/unit/{uid}/destroy")))
 
 

@@ -73,7 +73,7 @@ def dispatcher(st: ServerState) -> Dispatcher:
     return found
 
 
-def _event(st: ServerState, unit: Doc, op: Doc) -> Doc:
+def _event(st: ServerState, unit: Doc, op: Doc, message: str) -> Doc:
     num = int(unit.get("HeadUnitEventNum", 0)) + 1
     unit["HeadUnitEventNum"] = num
     stamp = now()
@@ -89,7 +89,7 @@ def _event(st: ServerState, unit: Doc, op: Doc) -> Doc:
         "Action": op["Action"],
         "Status": "Pending",
         "Result": "None",
-        "Message": f"{op['Action']} queued",
+        "Message": message,
         "RevisionNum": op["RevisionNum"],
         "StartedAt": stamp,
         "CreatedAt": stamp,
@@ -165,7 +165,10 @@ def queue(
             space_id=unit["SpaceID"],
             parent_id=unit["UnitID"],
         )
-        _event(st, unit, op)
+        message = f"{action} queued for bridge worker {target['BridgeWorkerID']}"
+        if not dispatcher(st).connected(target["BridgeWorkerID"]):
+            message += " (not connected: the operation waits until it connects)"
+        _event(st, unit, op, message)
         unit["LastActionAt"] = stamp
         st.store.replace("Unit", unit["UnitID"], unit)
     dispatcher(st).notify(target["BridgeWorkerID"])

@@ -193,6 +193,8 @@ def test_operation_redelivered_after_the_stream_drops(confighub_server: ServerPr
         unit = new_unit(c, sid, "a: 1\n", TargetID=target["TargetID"])
         op = ok(c.post(f"/space/{sid}/unit/{unit['UnitID']}/apply"))
         assert op["Status"] == "Pending", "no worker connected yet"
+        events = ok(c.get(f"/space/{sid}/unit/{unit['UnitID']}/unit_event"))
+        assert "not connected" in events[-1]["Message"]
         first = _first_operation(confighub_server.api, wid, worker["Secret"])
         assert first["QueuedOperationID"] == op["QueuedOperationID"]
         assert base64.b64decode(first["Data"]) == b"a: 1\n"

@@ -14,7 +14,7 @@ from pulumi_policy import (
 
 from . import catalog
 from .base import RuleContext, object_policy, schema
-from .objects import KubeObject, UnitDataError, objects_of
+from .objects import UNIT_TYPE, KubeObject, UnitDataError, objects_of, unit_is_deployed
 from .values import UNKNOWN, dig, plain
 
 
@@ -52,8 +52,11 @@ def missing_default_deny(objects: list[KubeObject]) -> list[str]:
 def _validate_stack(args: StackValidationArgs, report: ReportViolation) -> None:
     objects: list[KubeObject] = []
     for resource in args.resources:
+        props = plain(resource.props)
+        if resource.resource_type == UNIT_TYPE and not unit_is_deployed(props):
+            continue  # a template unit creates no namespace
         try:
-            objects.extend(objects_of(resource.resource_type, plain(resource.props), resource.name))
+            objects.extend(objects_of(resource.resource_type, props, resource.name))
         except UnitDataError:
             continue
     for ns in missing_default_deny(objects):

@@ -110,6 +110,13 @@ def unit_label(props: dict[str, Any], fallback: str) -> str:
     return slug if isinstance(slug, str) else fallback
 
 
+def unit_is_deployed(props: dict[str, Any]) -> bool:
+    """A unit reaches a cluster only with a target and `apply` not False (templates such as the
+    base space's units have neither). An unknown target during preview counts as set."""
+    target = props.get("target_id")
+    return target not in (None, "") and props.get("apply") is not False
+
+
 def objects_of(resource_type: str, props: Any, name: str) -> list[KubeObject]:
     """Kubernetes objects declared by a resource (typed Kubernetes resource or ConfigHub unit)."""
     values = plain(props)

@@ -52,6 +52,10 @@ class ResourceChange(BaseModel):
         return self.op in ("delete", "replace")
 
 
+def _is_unknown(value: Any) -> bool:
+    return isinstance(value, str) and value in _UNKNOWNS
+
+
 def _dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
@@ -251,6 +255,8 @@ def _fields(
         fields = [
             k for k in keys if k not in _HIDDEN_INPUTS and old.inputs.get(k) != new.inputs.get(k)
         ]
+    if new is not None:  # say which changes are only outputs of other resources being updated
+        fields = [f"{f} {COMPUTED}" if _is_unknown(new.inputs.get(f)) else f for f in fields]
     return fields, replace
 
 

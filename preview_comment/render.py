@@ -123,6 +123,12 @@ def _violation_lines(inp: CommentInput, labels: dict[str, str]) -> list[str]:
     return lines
 
 
+def _field(field: str) -> str:
+    """`name` plus any note the change list attached ("(known after apply)")."""
+    name, _, note = field.partition(" ")
+    return f"`{name}`" + (f" {note}" if note else "")
+
+
 def _resource_lines(changes: list[ResourceChange]) -> list[str]:
     lines = []
     for c in changes:
@@ -130,7 +136,7 @@ def _resource_lines(changes: list[ResourceChange]) -> list[str]:
             continue
         line = f"- {_ICONS.get(c.op, '•')} **{c.op}** {c.label}"
         if c.fields:
-            line += " — fields: " + ", ".join(f"`{f}`" for f in c.fields)
+            line += " — fields: " + ", ".join(_field(f) for f in c.fields)
         elif c.op == "update":
             line += " — no visible input change (secret values or the provider changed)"
         for img in c.images:

@@ -82,6 +82,8 @@ def unit_props(
         "data": yaml.safe_dump_all(docs, sort_keys=False),
         "labels": {"environment": env, "project": "traderx"},
         "annotations": {},
+        "target_id": "0b4a3c1e-0000-4000-8000-0000000000aa",
+        "apply": True,
         **extra,
     }
 

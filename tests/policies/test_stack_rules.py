@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from pulumi_policy.proxy import UNKNOWN_STRING_VALUE as UNKNOWN_STRING
 
 from tests.policies.factories import (
     DEPLOYMENT,
@@ -204,3 +205,12 @@ def test_good_unit_data_passes(run_resource: RunResource) -> None:
 def test_staging_space_in_a_prod_stack_is_judged_by_its_label(run_resource: RunResource) -> None:
     props = {"slug": "traderx-staging", "labels": {"environment": "staging"}}
     assert run_resource("prod-deletion-needs-override", SPACE, props) == []
+
+
+def test_template_units_that_are_never_applied_need_no_default_deny(run_stack: RunStack) -> None:
+    template = unit_props([namespace("traderx-base"), good_deployment()], env="base", apply=False)
+    del template["target_id"]
+    assert run_stack("namespace-default-deny", [resource(UNIT, template)]) == []
+    unknown_target = unit_props([namespace("traderx-dev")], env="dev", target_id=UNKNOWN_STRING)
+    [(message, _)] = run_stack("namespace-default-deny", [resource(UNIT, unknown_target)])
+    assert "namespace 'traderx-dev'" in message

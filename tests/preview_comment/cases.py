@@ -14,7 +14,7 @@ from preview_comment.models import load_events, load_preview, load_stack_export
 from preview_comment.render import CommentInput, render
 
 FIXTURES: Final = Path(__file__).resolve().parent / "fixtures"
-CASES: Final = ("create", "update", "replace", "delete", "secrets", "policy")
+CASES: Final = ("create", "update", "replace", "delete", "secrets", "policy", "program-dev")
 #: Secret values used while capturing; none may appear in a rendered comment.
 TOKEN: Final = "fixture-target-token-9f2c"
 NEW_TOKEN: Final = "fixture-target-token-rotated-77ab"
@@ -26,12 +26,17 @@ def stack_of(case: str) -> str:
     return "prod" if case == "policy" else "dev"
 
 
+def project_of(case: str) -> str:
+    """`program-*` cases come from the TraderX program itself, the others from the fixture."""
+    return "traderx" if case.startswith("program-") else "traderx-fixture"
+
+
 def render_case(case: str, limit: int | None = None) -> str:
     """Render fixtures/<case> exactly as CI would (CI scrubs its own token values)."""
     folder = FIXTURES / case
     violations, errors = load_events(folder / "events.jsonl")
     inp = CommentInput(
-        project="traderx-fixture",
+        project=project_of(case),
         stack=stack_of(case),
         digest=load_preview(folder / "preview.json"),
         violations=violations,

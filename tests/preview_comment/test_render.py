@@ -24,7 +24,9 @@ from tests.preview_comment.cases import (
     LOG_URL,
     NEW_TOKEN,
     TOKEN,
+    project_of,
     render_case,
+    stack_of,
 )
 
 
@@ -40,9 +42,9 @@ def test_matches_expected_markdown(case: str) -> None:
 def test_structure_every_case(case: str) -> None:
     text = render_case(case)
     lines = text.splitlines()
-    stack = "prod" if case == "policy" else "dev"
-    assert lines[0] == marker("traderx-fixture", stack)
-    assert lines[1].startswith(f"### Pulumi preview: `traderx-fixture` / `{stack}`")
+    stack, project = stack_of(case), project_of(case)
+    assert lines[0] == marker(project, stack)
+    assert lines[1].startswith(f"### Pulumi preview: `{project}` / `{stack}`")
     assert lines[3].startswith("| stack |")  # summary table first
     assert len(text) < GITHUB_LIMIT
     for secret in (TOKEN, NEW_TOKEN, LITERAL_PASSWORD):
@@ -93,6 +95,7 @@ def test_secrets_are_masked() -> None:
     assert LITERAL_PASSWORD not in text
     assert f"value: '{MASK}'" in text
     assert "ConfigHub Target `cluster-dev`" in text
+    assert "ConfigHub unit `namespace` in space `traderx-dev` — fields: `target_id` (known" in text
     # the raw capture really contained the literal, so masking did the work
     assert LITERAL_PASSWORD in (FIXTURES / "secrets" / "preview.json").read_text()
 
@@ -168,3 +171,16 @@ def test_inline_kubeconfig_is_masked_but_a_path_is_shown() -> None:
     assert mask_value({"kubeconfig": "/home/ci/.kube/config"}) == {
         "kubeconfig": "/home/ci/.kube/config"
     }
+
+
+def test_real_program_preview_of_dev() -> None:
+    """`pulumi preview -s dev` of the TraderX program itself, with the pack (advisory on dev)."""
+    text = render_case("program-dev")
+    assert "✅ changes look safe to policy" in text  # advisory findings do not block dev
+    assert "| `dev` | 72 | 0 | 0 | 0 | 0 | 0 | 32 |" in text
+    assert "namespace 'traderx-dev'" not in text  # the platform's default deny is recognised
+    assert "namespace 'traderx-base'" not in text  # base units are templates, never applied
+    assert "_advisory_ `images-pinned` on ConfigHub unit `trade-service` in space" in text
+    assert "**MANDATORY**" not in text
+    assert "**create** NetworkPolicy `traderx-dev/default-deny-all`" in text
+    assert len(text) < GITHUB_LIMIT and "_Diff cut at " in text and LOG_URL in text

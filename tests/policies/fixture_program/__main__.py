@@ -143,18 +143,15 @@ def environment(
         {"slug": f"traderx-{env}", "labels": {"project": "traderx", "environment": env}},
         opts,
     )
-    config = pulumi.Config("fixture")
-    token = config.get_secret("token")
+    token = pulumi.Config("fixture").get_secret("token")
+    parameters: dict[str, Any] = {"kubeContext": "kwok-traderx"}
     if token is not None:
-        Target(
-            f"target-{env}",
-            {
-                "space_id": space.space_id,
-                "slug": f"cluster-{env}",
-                "parameters": {"kubeContext": "kwok-traderx", "token": token},
-            },
-            pulumi.ResourceOptions(parent=space),
-        )
+        parameters["token"] = token
+    target = Target(
+        f"target-{env}",
+        {"space_id": space.space_id, "slug": f"cluster-{env}", "parameters": parameters},
+        pulumi.ResourceOptions(parent=space),
+    )
     namespace = f"traderx-{env}"
     docs = {"namespace": ("namespace", namespace_docs(namespace, spec.get("default_deny", True)))}
     for service, cfg in spec.get("services", {}).items():
@@ -167,6 +164,8 @@ def environment(
             "data": yaml.safe_dump_all(manifests, sort_keys=False),
             "labels": {"project": "traderx", "environment": env, "component": slug},
             "annotations": {},
+            "target_id": target.target_id,
+            "apply": True,
         }
         if upstream is not None and key in upstream:
             props["upstream_unit_id"] = upstream[key].unit_id

@@ -8,6 +8,7 @@
 #      the local cluster, and kubectl from Debian's kubernetes-client.
 # Each step prints its progress; a failing step names itself and the command to retry.
 set -euo pipefail
+# shellcheck source=toolchain/lib.sh
 source "$(dirname "$0")/lib.sh"
 
 LOG_DIR="$TRADERX_CACHE/logs"
@@ -34,15 +35,15 @@ ambient_pulumi_ok() {
   [ "$(pulumi version 2>/dev/null)" = "v$PULUMI_VERSION" ] || return 1
   local plugins
   plugins=$(pulumi plugin ls 2>/dev/null) || return 1
-  grep -Eq "^kubernetes[[:space:]]+resource[[:space:]]+$PULUMI_KUBERNETES_VERSION[[:space:]]" <<<"$plugins" &&
-    grep -Eq "^command[[:space:]]+resource[[:space:]]+$PULUMI_COMMAND_VERSION[[:space:]]" <<<"$plugins"
+  grep -Eq "^kubernetes[[:space:]]+resource[[:space:]]+${PULUMI_KUBERNETES_VERSION}[[:space:]]" <<<"$plugins" &&
+    grep -Eq "^command[[:space:]]+resource[[:space:]]+${PULUMI_COMMAND_VERSION}[[:space:]]" <<<"$plugins"
 }
 
 # plugin_install NAME VERSION BINARY: register a built provider in our PULUMI_HOME, offline.
 plugin_install() {
   local name=$1 ver=$2 bin=$3
   if PULUMI_HOME="$PULUMI_HOME_DIR" "$PULUMI_DIR/bin/pulumi" plugin ls 2>/dev/null |
-    grep -Eq "^$name[[:space:]]+resource[[:space:]]+$ver[[:space:]]"; then
+    grep -Eq "^${name}[[:space:]]+resource[[:space:]]+${ver}[[:space:]]"; then
     echo "$name $ver already installed"
     return 0
   fi

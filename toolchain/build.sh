@@ -6,6 +6,7 @@
 # <cache>/src/<name>-<version>, and its binaries in <cache>/<name>-<version>/bin. A piece
 # whose `.complete` stamp exists is skipped, so re-running is cheap.
 set -euo pipefail
+# shellcheck source=toolchain/lib.sh
 source "$(dirname "$0")/lib.sh"
 
 SRC_ROOT="$TRADERX_CACHE/src"

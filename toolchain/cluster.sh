@@ -7,6 +7,7 @@
 #   cluster.sh status  "running <kubeconfig>" (exit 0) or "stopped" (exit 1)
 # State lives in ${TRADERX_CACHE}/kwok-state, outside the repository.
 set -euo pipefail
+# shellcheck source=toolchain/lib.sh
 source "$(dirname "$0")/lib.sh"
 
 export KWOK_WORKDIR

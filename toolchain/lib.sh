@@ -1,6 +1,7 @@
 # Shared helpers for the toolchain scripts (sourced, not run). Loads the pinned versions and
 # names the cache directories, so every script agrees on where things live.
 # shellcheck shell=bash
+# shellcheck disable=SC2034  # the variables are used by the scripts that source this file
 
 TOOLCHAIN_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO_ROOT="$(cd "$TOOLCHAIN_DIR/.." && pwd)"

@@ -4,6 +4,7 @@
 # fail instead of skipping), stop the cluster it started also when tests fail, and exit with
 # pytest's status.
 set -euo pipefail
+# shellcheck source=toolchain/lib.sh
 source "$(dirname "$0")/lib.sh"
 cd "$REPO_ROOT"
 
@@ -12,6 +13,7 @@ log "test: bootstrap"
 bash "$TOOLCHAIN_DIR/bootstrap.sh"
 
 started_cluster=0
+# shellcheck disable=SC2329  # invoked by the EXIT trap
 cleanup() {
   if [ "$started_cluster" = 1 ]; then
     log "test: stopping the cluster this run started"

@@ -3,6 +3,7 @@
 # missing and runs pip only when requirements*.txt changed since the last successful
 # install (hash stamp inside the venv), so repeated runs cost well under a second.
 set -euo pipefail
+# shellcheck source=toolchain/lib.sh
 source "$(dirname "$0")/lib.sh"
 
 VENV="${TRADERX_VENV:-$REPO_ROOT/.venv}"

@@ -44,8 +44,15 @@ cluster_pids() {
   return 0
 }
 
-kill_leftovers() { # pids...: stop the listed processes that are still alive
-  local pid
+# ours PID: true when PID is alive and runs from this cluster's directory (a recorded pid
+# may have been reused by an unrelated process after a crash or a reboot).
+ours() { tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null | grep -qF "$CLUSTER_DIR/"; }
+
+kill_leftovers() { # pids...: stop those of the listed processes that are still ours
+  local pid mine=()
+  for pid in "$@"; do ours "$pid" && mine+=("$pid"); done
+  [ ${#mine[@]} -gt 0 ] || return 0
+  set -- "${mine[@]}"
   for pid in "$@"; do kill "$pid" 2>/dev/null || true; done
   for _ in $(seq 50); do
     local alive=0

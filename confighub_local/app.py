@@ -17,6 +17,7 @@ from confighub_local.db import Store
 from confighub_local.db.store import new_id, now
 from confighub_local.faults import FaultConfig, FaultMiddleware, Faults
 from confighub_local.middleware import AuthMiddleware
+from confighub_local.reaper import Reaper
 from confighub_local.routes import (
     bulk,
     entities,
@@ -41,6 +42,7 @@ class Settings:
     kubeconfig: str | None = None  # run the Kubernetes bridge worker for every BridgeWorker
     ready_timeout: float = 120.0
     faults: FaultConfig | None = None
+    operation_timeout: float = 1800.0  # an open operation older than this is Failed
 
 
 def default_db() -> str:
@@ -124,6 +126,9 @@ def create_app(settings: Settings) -> FastAPI:
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
+    reaper = Reaper(state, settings.operation_timeout)
+    app.router.on_startup.append(reaper.start)
+    app.router.on_shutdown.append(reaper.shutdown)
     if settings.kubeconfig:
         _embed_workers(app, state, settings)
     app.add_middleware(AuthMiddleware, state=state)

@@ -49,6 +49,9 @@ def serve(
         str | None,
         typer.Option(envvar="CONFIGHUB_FAULTS", help="full fault config as JSON (rules, seed)"),
     ] = None,
+    operation_timeout: Annotated[
+        float, typer.Option(help="seconds after which an unfinished operation is Failed")
+    ] = 1800.0,
     log_level: Annotated[str, typer.Option(help="log level")] = "warning",
 ) -> None:
     """Serve the API under /api until interrupted."""
@@ -60,6 +63,7 @@ def serve(
         token_file=token_file,
         kubeconfig=str(kubeconfig) if kubeconfig else None,
         ready_timeout=ready_timeout,
+        operation_timeout=operation_timeout,
         faults=_faults(
             faults_json,
             fault_route,

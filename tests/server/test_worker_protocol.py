@@ -11,6 +11,7 @@ import base64
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -207,3 +208,35 @@ def test_operation_redelivered_after_the_stream_drops(confighub_server: ServerPr
             time.sleep(0.1)
         again = _first_operation(confighub_server.api, wid, worker["Secret"])
         assert again["QueuedOperationID"] == op["QueuedOperationID"]
+
+
+def test_operation_without_a_worker_times_out(tmp_path: Path) -> None:
+    server = ServerProcess(tmp_path, extra_args=["--operation-timeout", "1"])
+    server.start()
+    try:
+        with server.client() as c:
+            sid = new_space(c)["SpaceID"]
+            worker = ok(c.post(f"/space/{sid}/bridge_worker", json={"Slug": slug("w")}))
+            target = ok(
+                c.post(
+                    f"/space/{sid}/target",
+                    json={
+                        "Slug": slug("t"),
+                        "BridgeWorkerID": worker["BridgeWorkerID"],
+                        "ProviderType": "Kubernetes",
+                        "ToolchainType": "Kubernetes/YAML",
+                    },
+                )
+            )
+            uid = new_unit(c, sid, "a: 1\n", TargetID=target["TargetID"])["UnitID"]
+            op = ok(c.post(f"/space/{sid}/unit/{uid}/apply"))
+            failed = _wait(c, sid, uid, op)
+            assert failed["Status"] == "Failed"
+            assert (
+                "timed out after 1s: no bridge worker took it"
+                in (failed["ErrorDetails"][0]["Description"])
+            )
+            events = ok(c.get(f"/space/{sid}/unit/{uid}/unit_event"))
+            assert events[-1]["Status"] == "Failed" and events[-1]["Result"] == "ApplyFailed"
+    finally:
+        server.stop()

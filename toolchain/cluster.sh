@@ -46,7 +46,11 @@ cluster_pids() {
 
 # ours PID: true when PID is alive and runs from this cluster's directory (a recorded pid
 # may have been reused by an unrelated process after a crash or a reboot).
-ours() { tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null | grep -qF "$CLUSTER_DIR/"; }
+ours() {
+  local cmdline
+  cmdline=$(tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null) || return 1
+  [[ "$cmdline" == *"$CLUSTER_DIR/"* ]]
+}
 
 kill_leftovers() { # pids...: stop those of the listed processes that are still ours
   local pid mine=()
@@ -63,6 +67,26 @@ kill_leftovers() { # pids...: stop those of the listed processes that are still 
   for pid in "$@"; do kill -9 "$pid" 2>/dev/null || true; done
 }
 
+# running PID: the process exists and is not a zombie waiting to be reaped.
+running() {
+  local stat
+  stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+  stat=${stat##*) }
+  [ "${stat%% *}" != Z ]
+}
+
+wait_gone() { # pids...: bounded wait until none of them runs any more
+  local pid left
+  for _ in $(seq 100); do
+    left=0
+    for pid in "$@"; do running "$pid" && ours "$pid" && left=1; done
+    [ $left = 0 ] && return 0
+    sleep 0.1
+  done
+  log "cluster: processes still running after 10s: $*"
+  return 1
+}
+
 down() {
   local pids
   pids=$(cluster_pids)
@@ -71,7 +95,7 @@ down() {
     "$KWOKCTL" --name "$CLUSTER_NAME" delete cluster --kubeconfig "$CONTEXTS_KUBECONFIG" >&2 || log "cluster: kwokctl delete reported an error; cleaning up by pid"
   fi
   # shellcheck disable=SC2086
-  [ -n "$pids" ] && kill_leftovers $pids
+  [ -n "$pids" ] && kill_leftovers $pids && wait_gone $pids
   rm -rf "$CLUSTER_DIR" "$UP_MARK"
   log "cluster: down"
 }

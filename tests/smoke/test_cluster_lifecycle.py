@@ -40,11 +40,12 @@ def component_pids(cluster_dir: Path) -> dict[str, int]:
 
 
 def alive(pid: int) -> bool:
+    """Running, that is: present and not a zombie waiting for init to reap it."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
         return False
-    return True
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 def apiserver_port(kubeconfig: Path) -> int:

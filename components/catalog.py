@@ -337,6 +337,12 @@ FORBIDDEN_PATHS: tuple[str, ...] = ("/db-web",)
 
 # Design sets realised as labels + saved filters (Sets were removed from the API).
 CRITICAL_SERVICES: tuple[ServiceName, ...] = tuple(s.name for s in SERVICES if s.critical)
+# Critical services that may scale out (no fixed count): they must survive a pod loss in prod,
+# so prod runs at least this many by default (the prod gate's `replicas-within-bounds` agrees).
+CRITICAL_STATELESS: tuple[ServiceName, ...] = tuple(
+    s.name for s in SERVICES if s.critical and s.fixed_replicas is None
+)
+PROD_MIN_CRITICAL_REPLICAS = 3
 DATA_SERVICES: tuple[ServiceName, ...] = (
     "database",
     *(s.name for s in SERVICES if s.uses_database),

@@ -6,6 +6,10 @@ Ownership (exactly one owner per object):
   previous environment's units, IDs read through a StackReference).
 - The ConfigHub `namespace` unit owns the Namespace object; the pulumi-kubernetes platform
   objects depend on that unit, and every workload unit depends on the platform.
+
+Spaces and Units carry `protect` from `traderx:protect` (default: prod only), set on each of them
+and never on a component, whose children would inherit it. The prod gate's deletion rule sees
+only declared resources, so `protect` is what makes the engine refuse to delete them.
 """
 
 from __future__ import annotations
@@ -82,17 +86,18 @@ class SharedLayout(pulumi.ComponentResource):
         super().__init__("traderx:confighub:SharedLayout", name, None, opts)
         s = args.settings
         child = pulumi.ResourceOptions(parent=self)
+        guarded = pulumi.ResourceOptions(parent=self, protect=s.protected)
         self.base_space = hub.Space(
             f"{name}-space-base",
             slug=space_slug(s.prefix, "base"),
             labels=space_labels(s.prefix, "base"),
-            opts=child,
+            opts=guarded,
         )
         self.filters_space = hub.Space(
             f"{name}-space-filters",
             slug=space_slug(s.prefix, "filters"),
             labels=space_labels(s.prefix, "filters"),
-            opts=child,
+            opts=guarded,
         )
         self.filters = {
             f.slug: hub.Filter(
@@ -126,7 +131,7 @@ class SharedLayout(pulumi.ComponentResource):
                 labels={**unit_labels(component, "base"), **set_labels_for(component)},
                 annotations={"traderx/owner": "dev-stack"},
                 apply=False,
-                opts=child,
+                opts=guarded,
             )
         self.register_outputs(
             {
@@ -178,7 +183,7 @@ class TraderXEnvironment(pulumi.ComponentResource):
             f"{name}-space",
             slug=prefix.apply(lambda p: space_slug(p, env)),
             labels=prefix.apply(lambda p: space_labels(p, env)),
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self, protect=s.protected),
         )
         self.worker = hub.BridgeWorker(
             f"{name}-worker", space_id=self.space.space_id, slug=f"{env}-worker", opts=child
@@ -228,7 +233,7 @@ class TraderXEnvironment(pulumi.ComponentResource):
                 upstream_revision_num=self._pin(component),
                 apply=True,
                 apply_timeout_seconds=s.apply_timeout_seconds,
-                opts=pulumi.ResourceOptions(parent=self, depends_on=deps),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=deps, protect=s.protected),
             )
             if component == "namespace":
                 self.platform = Platform(
@@ -274,8 +279,15 @@ class TraderXEnvironment(pulumi.ComponentResource):
             return up.unit_revisions.get(component)
         return None
 
+    def image_of(self, s: Settings, service: str) -> Any:
+        """The image a service runs here: this stack's own pin, else the promoted, else config."""
+        if service in self.promoted_images and not s.pins_image(service):
+            return self.promoted_images[service]
+        return s.image_for(service)
+
     def _data(self, s: Settings, component: ComponentName) -> Any:
-        if component not in SERVICE_BY_NAME or component not in self.promoted_images:
+        promoted = component in self.promoted_images and not s.pins_image(component)
+        if component not in SERVICE_BY_NAME or not promoted:
             return render_unit(context_for(s), component)
         return self.promoted_images[component].apply(
             lambda image: render_unit(context_for(s, images={component: image}), component)

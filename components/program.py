@@ -117,7 +117,7 @@ def build(settings: Settings, prefix_configured: bool = False) -> dict[str, Any]
     outputs["unitRevisions"] = {c: u.head_revision_num for c, u in env.units.items()}
     outputs["liveRevisions"] = {c: u.live_revision_num for c, u in env.units.items()}
     outputs["images"] = {
-        svc: env.promoted_images.get(svc, settings.image_for(svc))
+        svc: env.image_of(settings, svc)
         for svc in START_ORDER
         if svc not in ("namespace", "ingress")
     }

@@ -20,7 +20,15 @@ from pydantic import (
     ValidationError,
 )
 
-from components.catalog import SERVICE_BY_NAME, SERVICE_NAMES, Resources, ServiceName, TraderXError
+from components.catalog import (
+    CRITICAL_STATELESS,
+    PROD_MIN_CRITICAL_REPLICAS,
+    SERVICE_BY_NAME,
+    SERVICE_NAMES,
+    Resources,
+    ServiceName,
+    TraderXError,
+)
 
 Environment = Literal["dev", "staging", "prod"]
 ENVIRONMENTS: tuple[Environment, ...] = ("dev", "staging", "prod")
@@ -103,6 +111,7 @@ class Settings(_Strict):
         "ingress-nginx", alias="ingressControllerNamespace"
     )
     rbac_group: str | None = Field(None, alias="rbacGroup")
+    protect: bool | None = None
     confighub: ConfighubConfig
 
     def image_for(self, service: str) -> str:
@@ -122,7 +131,22 @@ class Settings(_Strict):
         configured = self.services.get(service, ServiceConfig()).replicas  # type: ignore[call-overload]
         if configured is not None:
             return configured
-        return 2 if self.environment == "prod" else 1
+        if self.environment != "prod":
+            return 1
+        return PROD_MIN_CRITICAL_REPLICAS if service in CRITICAL_STATELESS else 2
+
+    def pins_image(self, service: str) -> bool:
+        """True when this stack's config sets the service's tag or digest itself.
+
+        Such a pin overrides a promoted image (a hotfix pin or a prod-only mirror digest).
+        """
+        img = self.services.get(service, ServiceConfig()).image  # type: ignore[call-overload]
+        return bool(img.tag or img.digest)
+
+    @property
+    def protected(self) -> bool:
+        """Whether Spaces and Units get `protect=True`: `traderx:protect`, else prod only."""
+        return self.environment == "prod" if self.protect is None else self.protect
 
     def resources_for(self, service: str) -> Resources:
         """Resources: configured override or the catalog default."""
@@ -156,6 +180,7 @@ TRADERX_KEYS: tuple[str, ...] = (
     "databasePassword",
     "ingressControllerNamespace",
     "rbacGroup",
+    "protect",
 )
 CONFIGHUB_KEYS: tuple[str, ...] = ("url", "token")
 
@@ -243,7 +268,7 @@ def _semantic_problems(s: Settings) -> list[str]:
             )
         for name in SERVICE_NAMES:
             image = s.image_for(name)
-            if name not in s.promote and image.endswith(":latest"):
+            if (name not in s.promote or s.pins_image(name)) and image.endswith(":latest"):
                 problems.append(
                     f"traderx:services.{name}.image = {json.dumps(image)}: prod must pin; "
                     f"set traderx:promote.{name} (a staging revision) or a tag/digest "

@@ -17,7 +17,13 @@ CONFIG: dict[str, dict[str, Any]] = {
         "items": {"type": "string"},
         "description": "Workloads whose image cannot run as non-root yet (a reviewed exception; "
         "privilege escalation and privileged mode stay forbidden).",
-    }
+    },
+    "allowRootReasons": {
+        "type": "object",
+        "additionalProperties": {"type": "string"},
+        "description": "Why each allowRootWorkloads entry is needed (workload → reason); read by "
+        "reviewers, not by the rule. policies/config/prod.json is the reviewed prod list.",
+    },
 }
 
 

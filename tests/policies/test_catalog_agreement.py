@@ -12,4 +12,6 @@ def test_pack_table_matches_program_catalog() -> None:
     singletons = {s.name for s in program.SERVICES if s.fixed_replicas == 1}
     assert singletons == pack.SINGLETONS
     assert set(program.CRITICAL_SERVICES) - singletons == pack.CRITICAL_STATELESS
+    assert set(program.CRITICAL_STATELESS) == pack.CRITICAL_STATELESS
+    assert program.PROD_MIN_CRITICAL_REPLICAS == pack.MIN_CRITICAL_REPLICAS
     assert set(program.SERVICE_NAMES) == pack.SERVICES

@@ -272,3 +272,78 @@ def test_invalid_config_fails_before_any_resource(monkeypatch: pytest.MonkeyPatc
     with pytest.raises(ConfigError, match=r"traderx:services\.trade-feed\.replicas"):
         read_settings()
     assert [r for r in mocks.resources if r.custom] == []
+
+
+def _environment(stack: str, **overrides: Any) -> TraderXEnvironment:
+    cfg = stack_config(stack, **overrides)
+    settings = load_settings(cfg, project="traderx", stack=stack, environ=TOKEN_ENV)
+    upstream = upstream_outputs("staging")
+    return TraderXEnvironment(
+        "t",
+        EnvironmentArgs(
+            settings=settings,
+            prefix="p-x",
+            upstream=Upstream(
+                space_id="s",
+                unit_ids=upstream["unitIds"],
+                pins={str(k): v for k, v in settings.promote.items()},
+            ),
+            database_password=pulumi.Output.secret("pw"),
+        ),
+        k8s_provider=k8s.Provider("k"),
+    )
+
+
+@pulumi.runtime.test
+def test_prod_protects_its_space_and_units_only() -> pulumi.Output[Any]:
+    pulumi.runtime.set_mocks(Recorder(), project="traderx", stack="prod", preview=False)
+    env = _environment("prod", **PROD)
+    # protect is set per resource (the pack's deletion rule checks Spaces and Units), never on
+    # the component: children would inherit it and Links/targets/k8s objects would be stuck too
+    assert env.space._protect is True
+    assert all(u._protect is True for u in env.units.values())
+    assert not env._protect
+    assert not env.worker._protect and not env.target._protect
+    assert all(not link._protect for link in env.links)
+    assert env.platform is not None and not env.platform._protect
+    return pulumi.Output.from_input(True)
+
+
+@pulumi.runtime.test
+def test_protect_false_unprotects_prod() -> pulumi.Output[Any]:
+    pulumi.runtime.set_mocks(Recorder(), project="traderx", stack="prod", preview=False)
+    env = _environment("prod", **PROD, **{"traderx:protect": "false"})
+    assert not env.space._protect
+    assert not any(u._protect for u in env.units.values())
+    return pulumi.Output.from_input(True)
+
+
+@pulumi.runtime.test
+def test_dev_is_unprotected_by_default() -> pulumi.Output[Any]:
+    pulumi.runtime.set_mocks(Recorder(), project="traderx", stack="dev", preview=False)
+    env = _environment("dev")
+    assert not env.space._protect
+    assert not any(u._protect for u in env.units.values())
+    return pulumi.Output.from_input(True)
+
+
+def test_prod_image_pin_overrides_the_promoted_image() -> None:
+    digest = "sha256:" + "0" * 63 + "1"
+    overrides = {
+        **PROD,
+        "traderx:services": {
+            "trade-service": {"replicas": 3, "image": {"digest": digest}},
+            "reference-data": {"replicas": 3},
+            "position-service": {"replicas": 3},
+        },
+    }
+    mocks, values = completed("prod", **overrides)
+    units = {u.inputs["slug"]: u.inputs for u in mocks.of_kind("Unit")}
+    assert f"trade-service@{digest}" in units["trade-service"]["data"]
+    assert "trade-service:promoted" not in units["trade-service"]["data"]
+    assert units["trade-service"]["upstream_revision_num"] == 2  # the pin still upgrades
+    assert "account-service:promoted" in units["account-service"]["data"]
+    images = values[2]
+    assert images["trade-service"] == f"ghcr.io/finos/traderx/trade-service@{digest}"
+    assert images["account-service"] == "ghcr.io/finos/traderx/account-service:promoted"
+    assert "replicas: 3" in units["reference-data"]["data"]

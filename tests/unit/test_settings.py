@@ -166,3 +166,61 @@ def test_prefix_default_is_deterministic_and_configurable() -> None:
     with pytest.raises(ConfigError) as err:
         load("dev", **{"traderx:prefix": "Bad Prefix"})
     assert 'traderx:prefix = "Bad Prefix"' in str(err.value)
+
+
+@pytest.mark.parametrize(("stack", "protected"), [("dev", False), ("staging", False)])
+def test_protect_defaults_off_outside_prod(stack: str, protected: bool) -> None:
+    assert load(stack).protected is protected
+    assert load(stack, **{"traderx:protect": "true"}).protected is True
+
+
+def test_protect_defaults_on_in_prod_and_can_be_turned_off() -> None:
+    assert load("prod", **PROD_PINS).protected is True
+    assert load("prod", **PROD_PINS, **{"traderx:protect": "false"}).protected is False
+    cfg = stack_config("prod", **PROD_PINS)
+    del cfg["traderx:protect"]  # the committed file sets it; the default is the same
+    s = load_settings(cfg, project="traderx", stack="prod", environ=TOKEN_ENV)
+    assert s.protected is True
+
+
+def test_protect_must_be_a_boolean() -> None:
+    with pytest.raises(ConfigError) as err:
+        load("prod", **PROD_PINS, **{"traderx:protect": "sometimes"})
+    assert 'traderx:protect = "sometimes"' in str(err.value)
+    assert "boolean" in str(err.value)
+
+
+def test_prod_defaults_keep_critical_stateless_at_three_and_singletons_at_one() -> None:
+    from components.catalog import CRITICAL_STATELESS, SERVICE_BY_NAME
+
+    s = load("prod", **PROD_PINS)
+    assert set(CRITICAL_STATELESS) == {"reference-data", "position-service", "trade-service"}
+    for name in CRITICAL_STATELESS:
+        assert s.replicas_for(name) >= 3, name
+    for name in ("database", "trade-feed", "trade-processor"):
+        assert s.replicas_for(name) == 1, name
+    # the catalog default alone (no Pulumi.prod.yaml replicas) also gives 3
+    bare = load("prod", **PROD_PINS, **{"traderx:services": {}})
+    assert {n: bare.replicas_for(n) for n in CRITICAL_STATELESS} == dict.fromkeys(
+        CRITICAL_STATELESS, 3
+    )
+    assert bare.replicas_for("people-service") == 2
+    assert SERVICE_BY_NAME["people-service"].critical is False
+
+
+def test_prod_pin_in_config_overrides_promotion_but_latest_is_refused() -> None:
+    digest = "sha256:" + "0" * 64
+    s = load(
+        "prod",
+        **PROD_PINS,
+        **{"traderx:services": {"trade-service": {"image": {"digest": digest}}}},
+    )
+    assert s.pins_image("trade-service") and not s.pins_image("database")
+    assert s.image_for("trade-service") == f"ghcr.io/finos/traderx/trade-service@{digest}"
+    with pytest.raises(ConfigError) as err:
+        load(
+            "prod",
+            **PROD_PINS,
+            **{"traderx:services": {"trade-service": {"image": {"tag": "latest"}}}},
+        )
+    assert "traderx:services.trade-service.image" in str(err.value)

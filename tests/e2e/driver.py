@@ -14,15 +14,27 @@ import time
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel
+
 from components.confighub.calls import CALL_LOG_ENV, CallCounts, read_call_log
 
 ROOT = Path(__file__).resolve().parents[2]
 PROJECT_FILES = ("Pulumi.yaml", "Pulumi.dev.yaml", "Pulumi.staging.yaml", "Pulumi.prod.yaml")
 LINKED = ("__main__.py", "components", ".venv", "requirements.txt")
+POLICY_PACK = ROOT / "policies"
+PROD_POLICY_CONFIG = POLICY_PACK / "config" / "prod.json"
 
 
 class PulumiError(RuntimeError):
     """A pulumi command failed; carries its output."""
+
+
+class GateRun(BaseModel):
+    """A policy-gated preview: exit code, output, and the engine's policy events."""
+
+    returncode: int
+    output: str
+    policy_events: list[dict[str, Any]]
 
 
 def make_project(workdir: Path) -> Path:
@@ -94,6 +106,56 @@ class Stacks:
 
     def destroy(self, stack: str) -> str:
         return self.run("destroy", "--yes", "--skip-preview", stack=stack)
+
+    def gated_preview(self, stack: str, policy_config: Path, name: str) -> GateRun:
+        """`pulumi preview --policy-pack policies --policy-pack-config <file>` (may fail)."""
+        events = self.project / f"{name}.events.jsonl"
+        cmd = [
+            "pulumi", "preview", "--non-interactive", "--stack", stack,
+            "--policy-pack", str(POLICY_PACK), "--policy-pack-config", str(policy_config),
+            "--event-log", str(events),
+        ]  # fmt: skip
+        started = time.monotonic()
+        proc = subprocess.run(
+            cmd,
+            cwd=self.project,
+            env={**self.env, "PULUMI_DEBUG_COMMANDS": "true"},  # enables --event-log
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+        self.timings[f"gated preview {name}"] = time.monotonic() - started
+        policy_events = [
+            json.loads(line)["policyEvent"]
+            for line in (events.read_text().splitlines() if events.exists() else [])
+            if '"policyEvent"' in line
+        ]
+        return GateRun(
+            returncode=proc.returncode,
+            output=proc.stdout + proc.stderr,
+            policy_events=policy_events,
+        )
+
+    def config_file(self, stack: str) -> Path:
+        return self.project / f"Pulumi.{stack}.yaml"
+
+    def unprotect(self, stack: str) -> str:
+        """Take a protected stack down the documented way (docs/program.md): declare
+        `traderx:protect=false` and `up` (state-only change); `pulumi state unprotect --all`
+        only when that `up` fails (the break-glass path). Returns which path was taken."""
+        try:
+            self.set(stack, "traderx:protect", False)
+            self.up(stack)
+            return "config"
+        except PulumiError:
+            self.run("state", "unprotect", "--all", "--yes", stack=stack)
+            return "state unprotect"
+
+    def protected_urns(self, stack: str) -> list[str]:
+        state = json.loads(self.run("stack", "export", stack=stack))
+        resources = state.get("deployment", {}).get("resources") or []
+        return [r["urn"] for r in resources if r.get("protect")]
 
     def calls_since(self, mark: int) -> CallCounts:
         """ConfigHub calls logged by provider processes after `mark` (a line count)."""

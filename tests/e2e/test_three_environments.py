@@ -3,7 +3,9 @@
 One flow, because each step builds on the last: up dev, staging, prod from empty; every
 workload available; a second `up` changes nothing and writes nothing to ConfigHub; one image
 tag changed in dev changes exactly that unit; promoting it upgrades only that staging unit and
-leaves prod alone; destroying all three leaves ConfigHub and the cluster without TraderX objects.
+leaves prod alone; the prod gate (policy pack + reviewed exceptions) blocks prod's `latest`
+images and passes once prod's config pins digests; destroying all three (prod unprotected the
+documented way first) leaves ConfigHub and the cluster without TraderX objects.
 """
 
 from __future__ import annotations
@@ -19,11 +21,13 @@ from kubernetes import client as kclient
 from kubernetes import config as kconfig
 
 from components.catalog import SERVICE_NAMES, START_ORDER
-from tests.e2e.driver import PulumiError, Stacks, base_env, make_project
+from tests.e2e.driver import PROD_POLICY_CONFIG, PulumiError, Stacks, base_env, make_project
 from tests.support.server import ServerProcess
 
 pytestmark = [pytest.mark.engine, pytest.mark.cluster, pytest.mark.slow]
 ENVS = ("dev", "staging", "prod")
+#: Plainly fake but well-formed image digests (sha256: + 64 hex) for the gate check; never applied.
+FAKE_DIGESTS = {svc: "sha256:" + "0" * 60 + f"{i:04d}" for i, svc in enumerate(SERVICE_NAMES)}
 
 
 @pytest.fixture(scope="module")
@@ -193,11 +197,42 @@ def test_three_environments_end_to_end(
         assert stacks.calls_since(mark).writes == 0
         assert image_of(appsv1, namespaces["prod"], "reference-data").endswith(":latest")
         assert stacks.outputs("prod")["unitRevisions"] == outs["prod"]["unitRevisions"]
+
+        # --- the prod gate (reviewed exceptions applied): `latest` is blocked ------------
+        protected = stacks.protected_urns("prod")
+        assert sum("confighub:Unit::" in u for u in protected) == len(START_ORDER)
+        assert sum("confighub:Space::" in u for u in protected) == 1
+        gate = stacks.gated_preview("prod", PROD_POLICY_CONFIG, "gate-latest")
+        assert gate.returncode != 0, gate.output[-3000:]
+        assert {e["policyName"] for e in gate.policy_events} == {"images-pinned"}, gate.output
+        assert {e["enforcementLevel"] for e in gate.policy_events} == {"mandatory"}
+        blocked = {s for s in SERVICE_NAMES for e in gate.policy_events if f"'{s}'" in e["message"]}
+        assert blocked == set(SERVICE_NAMES)
+        assert "uses the floating tag ':latest'" in gate.output
+        # ... and passes once every service is pinned to a digest in prod's config
+        reviewed_config = stacks.config_file("prod").read_text()
+        for svc in SERVICE_NAMES:
+            stacks.set("prod", f'traderx:services["{svc}"]["image"]["digest"]', FAKE_DIGESTS[svc])
+        mark = stacks.call_mark()
+        gate = stacks.gated_preview("prod", PROD_POLICY_CONFIG, "gate-digests")
+        assert gate.returncode == 0, gate.output[-4000:]
+        assert gate.policy_events == []
+        assert stacks.calls_since(mark).writes == 0
+        stacks.config_file("prod").write_text(reviewed_config)  # fake digests never deployed
     finally:
         # --- destroy all three: ConfigHub and the cluster are left empty -----------------
+        # prod is protected: an operator first declares traderx:protect=false and runs `up`
         errors = []
+        unprotected_by, unprotect_writes = "", -1
         for e in reversed(created):
             try:
+                if e == "prod":
+                    mark = stacks.call_mark()
+                    unprotected_by = stacks.unprotect(e)
+                    unprotect_writes = stacks.calls_since(mark).writes
+                    still = stacks.protected_urns(e)
+                    if still:
+                        errors.append(f"prod still protected after unprotecting: {still}")
                 stacks.destroy(e)
             except PulumiError as exc:
                 errors.append(str(exc))
@@ -208,6 +243,8 @@ def test_three_environments_end_to_end(
     assert errors == [], errors[0][:3000] if errors else ""
     assert left_spaces == []
     assert left_ns == []
+    assert unprotected_by == "config"  # the documented path worked without the break-glass
+    assert unprotect_writes == 0  # unprotecting is a state-only change
 
 
 def test_invalid_config_fails_on_the_engine_before_any_call(

@@ -85,6 +85,8 @@ def main() -> int:
         finally:
             for e in reversed(ENVS):
                 try:
+                    if e == "prod":  # protected: the documented teardown (docs/program.md)
+                        stacks.unprotect(e)
                     stacks.destroy(e)
                 except Exception as exc:  # report, keep tearing down
                     print(f"destroy {e} failed: {str(exc)[:500]}", file=sys.stderr)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds one pinned toolchain piece from the Go module proxy into the cache:
-#   build.sh pulumi|language-python|kubernetes-provider|command-provider|kubernetes|etcd|kwok
+#   build.sh pulumi|language-python|kubernetes-provider|command-provider|kubernetes|etcd|kwok|actionlint
 # Each piece gets a small wrapper module of its own (their dependency graphs pin different
 # Pulumi and Kubernetes libraries and must not be resolved together) under
 # <cache>/src/<name>-<version>, and its binaries in <cache>/<name>-<version>/bin. A piece
@@ -188,8 +188,18 @@ build_kwok() {
   finish "$out"
 }
 
+build_actionlint() {
+  local out="$ACTIONLINT_DIR"
+  [ -f "$out/.complete" ] && { log "actionlint $ACTIONLINT_VERSION: cached"; return; }
+  mkdir -p "$out/bin"
+  # A plain published module: `go install MOD@VERSION` resolves it on its own go.mod.
+  GOFLAGS= GOBIN="$out/bin" go install "${GO_BUILD_FLAGS[@]}" \
+    "github.com/rhysd/actionlint/cmd/actionlint@v$ACTIONLINT_VERSION"
+  finish "$out"
+}
+
 main() {
-  [ $# -ge 1 ] || die "usage: build.sh PIECE... (pulumi language-python kubernetes-provider command-provider kubernetes etcd kwok)"
+  [ $# -ge 1 ] || die "usage: build.sh PIECE... (pulumi language-python kubernetes-provider command-provider kubernetes etcd kwok actionlint)"
   for piece in "$@"; do
     case "$piece" in
       pulumi) build_pulumi ;;
@@ -199,6 +209,7 @@ main() {
       kubernetes) build_kubernetes ;;
       etcd) build_etcd ;;
       kwok) build_kwok ;;
+      actionlint) build_actionlint ;;
       *) die "unknown piece '$piece'" ;;
     esac
   done

@@ -20,6 +20,7 @@ COMMAND_PROVIDER_DIR="$TRADERX_CACHE/pulumi-resource-command-$PULUMI_COMMAND_VER
 KUBERNETES_DIR="$TRADERX_CACHE/kubernetes-$KUBERNETES_VERSION"
 ETCD_DIR="$TRADERX_CACHE/etcd-$ETCD_VERSION"
 KWOK_DIR="$TRADERX_CACHE/kwok-$KWOK_VERSION"
+ACTIONLINT_DIR="$TRADERX_CACHE/actionlint-$ACTIONLINT_VERSION"
 # Pulumi's own home (plugin registry, credentials of the file backend) for this toolchain.
 PULUMI_HOME_DIR="$TRADERX_CACHE/pulumi-home-$PULUMI_VERSION"
 # Local cluster state (kwokctl's workdir) lives outside the repository too.

@@ -193,7 +193,7 @@ build_actionlint() {
   [ -f "$out/.complete" ] && { log "actionlint $ACTIONLINT_VERSION: cached"; return; }
   mkdir -p "$out/bin"
   # A plain published module: `go install MOD@VERSION` resolves it on its own go.mod.
-  GOFLAGS= GOBIN="$out/bin" go install "${GO_BUILD_FLAGS[@]}" \
+  GOFLAGS='' GOBIN="$out/bin" go install "${GO_BUILD_FLAGS[@]}" \
     "github.com/rhysd/actionlint/cmd/actionlint@v$ACTIONLINT_VERSION"
   finish "$out"
 }

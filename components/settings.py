@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
@@ -340,8 +339,3 @@ def load_settings(
     if problems:
         raise ConfigError("invalid stack configuration:\n  " + "\n  ".join(problems))
     return settings
-
-
-def prefix_is_valid(prefix: str) -> bool:
-    """True when a prefix can be used in space slugs."""
-    return re.match(_PREFIX, prefix) is not None

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -153,7 +152,3 @@ def _embed_workers(app: FastAPI, state: ServerState, settings: Settings) -> None
     app.router.on_startup.append(supervisor.start)
     app.router.on_shutdown.append(supervisor.shutdown)
     state.extras["supervisor"] = supervisor
-
-
-def random_token() -> str:
-    return "chl_" + secrets.token_urlsafe(32)

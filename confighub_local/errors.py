@@ -33,10 +33,6 @@ class ApiError(Exception):
         self.message = message
 
 
-def bad_request(message: str) -> ApiError:
-    return ApiError(400, message)
-
-
 def not_found(kind: str, ident: str) -> ApiError:
     return ApiError(404, f"{kind} {ident} not found")
 

@@ -285,17 +285,6 @@ class ConfigHubClient:
             )
         return matches[0] if matches else None
 
-    def resolve_id(self, kind: EntityKind, space_id: str | None, slug: str) -> str:
-        entity = self.find_by_slug(kind, space_id, slug)
-        if entity is None:
-            raise NotFoundError(
-                "GET",
-                self.collection_path(kind, space_id),
-                404,
-                f"no {kind.name} with slug {slug!r}",
-            )
-        return entity.id
-
     def create(
         self,
         kind: EntityKind,

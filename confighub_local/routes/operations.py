@@ -159,10 +159,6 @@ def bulk_approve(request: Request, where: str | None = None, filter: str | None 
     return _bulk(request, "Approve", where, filter, None, None)
 
 
-def _public_op(op: Doc) -> Doc:
-    return op
-
-
 @router.get("/space/{space_id}/unit/{unit_id}/unit_action")
 def list_unit_actions(
     request: Request, space_id: str, unit_id: str, where: str | None = None

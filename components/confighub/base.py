@@ -368,9 +368,8 @@ class EntityProvider(ResourceProvider):
             return entity_id, {**props, "space_id": props.get("space_id") or space_id}
         if "space_id" in self.fields and not props.get("space_id"):
             raise ConfigHubError(
-                f"cannot read {self.kind.name} {id_}: no space_id; import it with the "
-                f"`import_` resource option on a declared resource, or use the ID "
-                f"'<space_id>/{id_}'"
+                f"cannot read {self.kind.name} {id_}: no space_id input is known; "
+                f"give the ID as '<space_id>/{id_}'"
             )
         return id_, props
 

@@ -332,7 +332,9 @@ class ConfigHubClient:
                 where = f"space {space_id}" if space_id else "the organization"
                 raise AdoptionRefusedError(
                     f"{kind.name} {slug!r} already exists in {where} and is not managed by this "
-                    f"Pulumi program (no managed-by annotation); import it or delete it first"
+                    f"Pulumi program (no managed-by annotation); to take it over run `python -m "
+                    f"components.confighub adopt {kind.segment} {space_id or '-'} {slug}`, "
+                    "or delete it first"
                 )
             return existing
 

@@ -14,9 +14,10 @@ Lifecycle beyond the generic one (see `base`):
   reports Completed; failure or timeout fails the step with the unit's slug and the reason. A
   unit whose live revision lags its head (a failed or out-of-band change) is applied on next up;
 - delete destroys the unit's resources first (if it was ever applied), then deletes it.
-- `pulumi import`: use the `import_` resource option on a declared Unit (the ID is the UnitID, or
-  `<space_id>/<unit_id>`); the declared inputs must match the server. The bare `pulumi import`
-  command cannot work for dynamic resources (it has no serialized provider) and fails.
+- Pulumi import cannot work for dynamic resources (the engine reads an imported resource without
+  its serialized provider): the `import_` option is refused (`resource.IMPORT_REFUSAL`) and the
+  bare `pulumi import` command fails. To take over an existing unit run
+  `python -m components.confighub adopt unit <space_id> <slug>`, then `pulumi up` adopts it.
 """
 
 from __future__ import annotations

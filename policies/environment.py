@@ -8,8 +8,8 @@ The rule (also in README.md):
    stack config to the pack in `PULUMI_CONFIG`).
 3. Otherwise the stack name decides: the engine starts the pack with `PULUMI_STACK` set (the bare
    stack name, e.g. `prod`). A name is prod when one of its `-`/`_`/`.`/`/`-separated words is
-   `prod` or `production` (`prod`, `prod-eu`, `eu-production`); `staging`/`stage` and `dev` are
-   recognised the same way; anything else is `dev`.
+   `prod`, `production` or `prd` (`prod`, `prod-eu`, `eu-production`); `staging`/`stage`/`stg`
+   and `dev`/`development` are recognised the same way; anything else is `dev`.
 4. For a ConfigHub unit or space, its `environment` label is used when present (a prod unit is
    prod even if a non-prod stack declares it).
 
@@ -51,7 +51,7 @@ CONFIG_SCHEMA: dict[str, dict[str, Any]] = {
 
 
 def environment_of_name(name: str | None) -> Environment:
-    """Environment named by a stack name or label value (see module docstring, rule 2)."""
+    """Environment named by a stack name or label value (see module docstring, rule 3)."""
     words = [w.lower() for w in _WORDS.split(name or "") if w]
     for wanted in ("prod", "staging", "dev"):
         if any(_ALIASES.get(w) == wanted for w in words):

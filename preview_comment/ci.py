@@ -82,6 +82,32 @@ def run_preview(
     return proc.returncode
 
 
+def render_comment(
+    project: str,
+    stack: str,
+    preview: Path,
+    events: Path | None,
+    export: Path | None,
+    log_url: str | None,
+    secret_env: list[str],
+    exit_code: int | None = None,
+) -> str:
+    """The comment for one stack from preview outputs on disk (raises `InputError` on bad files);
+    the values of the default and `secret_env` variables are scrubbed from it."""
+    violations, errors = load_events(events)
+    inp = CommentInput(
+        project=project,
+        stack=stack,
+        digest=load_preview(preview),
+        violations=violations,
+        errors=errors,
+        log_url=log_url,
+        known=load_stack_export(export),
+        exit_code=exit_code,
+    )
+    return render(inp, Scrubber.from_env([*DEFAULT_SECRET_ENV, *secret_env]))
+
+
 def render_files(
     project: str,
     stack: str,
@@ -91,17 +117,9 @@ def render_files(
     exit_code: int | None = None,
 ) -> str:
     """Render the comment from the files `run_preview` wrote and save it next to them."""
-    violations, errors = load_events(files.events)
-    inp = CommentInput(
-        project=project,
-        stack=stack,
-        digest=load_preview(files.preview),
-        violations=violations,
-        errors=errors,
-        log_url=log_url,
-        known=load_stack_export(files.export if files.export.exists() else None),
-        exit_code=exit_code,
+    export = files.export if files.export.exists() else None
+    body = render_comment(
+        project, stack, files.preview, files.events, export, log_url, secret_env, exit_code
     )
-    body = render(inp, Scrubber.from_env([*DEFAULT_SECRET_ENV, *secret_env]))
     files.comment.write_text(body, encoding="utf-8")
     return body

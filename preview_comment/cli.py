@@ -10,9 +10,8 @@ from typing import Annotated
 import typer
 
 from . import ci, github, stacks
-from .mask import DEFAULT_SECRET_ENV, Scrubber
-from .models import InputError, load_events, load_preview, load_stack_export
-from .render import CommentInput, marker, render
+from .models import InputError
+from .render import marker
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 
@@ -25,18 +24,10 @@ def _render(
     secret_env: list[str], stack_export: Path | None,
 ) -> str:  # fmt: skip
     try:
-        digest = load_preview(preview)
-        violations, errors = load_events(events)
-        known = load_stack_export(stack_export)
+        return ci.render_comment(project, stack, preview, events, stack_export, log_url, secret_env)
     except InputError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
-    scrub = Scrubber.from_env([*DEFAULT_SECRET_ENV, *secret_env])
-    inp = CommentInput(
-        project=project, stack=stack, digest=digest, violations=violations, errors=errors,
-        log_url=log_url, known=known,
-    )  # fmt: skip
-    return render(inp, scrub)
 
 
 PreviewOpt = Annotated[Path, typer.Option("--preview", help="`pulumi preview --json` output.")]

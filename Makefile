@@ -3,7 +3,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help bootstrap venv cluster-up cluster-down server test test-fast lint demo bench
+.PHONY: help bootstrap venv cluster-up cluster-down server test test-fast lint demo demo-down bench
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -34,6 +34,9 @@ lint: ## ruff and mypy
 
 demo: ## local ConfigHub + local cluster + pulumi up of dev, staging and prod
 	@bash scripts/demo.sh
+
+demo-down: ## unprotect prod, destroy the demo's three stacks, stop its ConfigHub server
+	@bash scripts/demo.sh down
 
 bench: ## benchmarks (print measured figures): local server, then a 3-environment deploy
 	@bash toolchain/venv.sh >/dev/null && .venv/bin/python benchmarks/server_bench.py

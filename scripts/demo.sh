@@ -5,15 +5,30 @@
 #   3. pulumi up of dev, staging (downstream of dev) and prod (pinned to staging's revisions)
 #   4. where to look
 # Re-running is safe: the server and the stacks are reused; `up` converges.
-# State (server DB, token, Pulumi file backend) lives in .state/ (git-ignored).
+# `scripts/demo.sh down` (make demo-down) unprotects prod, destroys the three stacks and stops
+# the server. State (server DB, token, Pulumi file backend, and a project directory whose stack
+# files hold the demo's prefix, pins, password and encryption salt) lives in .state/demo
+# (git-ignored), so the demo never writes into the checkout's Pulumi.<stack>.yaml.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 STATE="$ROOT/.state/demo"
+PROJECT="$STATE/project"
 PORT="${CONFIGHUB_PORT:-8765}"
 mkdir -p "$STATE"
 
 say() { printf '\n==> %s\n' "$*"; }
+
+# The demo's project directory: the program linked from the checkout, the stack files copied
+# from it once (they then carry the demo's own settings).
+mkdir -p "$PROJECT"
+for f in Pulumi.yaml __main__.py components .venv requirements.txt; do
+  [ -e "$PROJECT/$f" ] || ln -s "$ROOT/$f" "$PROJECT/$f"
+done
+for s in dev staging prod; do
+  [ -f "$PROJECT/Pulumi.$s.yaml" ] || cp "Pulumi.$s.yaml" "$PROJECT/Pulumi.$s.yaml"
+done
+p() { pulumi --non-interactive --cwd "$PROJECT" "$@"; }
 
 say "toolchain (cached after the first run) and local cluster"
 bash toolchain/bootstrap.sh
@@ -49,7 +64,24 @@ export CONFIGHUB_TOKEN
 
 export PULUMI_BACKEND_URL="file://$STATE/pulumi"
 mkdir -p "$STATE/pulumi"
-p() { pulumi --non-interactive "$@"; }
+
+if [ "${1:-up}" = down ]; then
+  say "tearing the demo down"
+  if p stack select prod 2>/dev/null; then
+    # prod's Spaces and Units are protected (traderx:protect); unprotect the way an operator
+    # would, then destroy downstream first.
+    p config set traderx:protect false -s prod
+    p up --yes --skip-preview -s prod
+  fi
+  for s in prod staging dev; do
+    if p stack select "$s" 2>/dev/null; then p destroy --yes --skip-preview -s "$s"; fi
+  done
+  if [ -f "$STATE/server.pid" ]; then kill "$(cat "$STATE/server.pid")" 2>/dev/null || true; fi
+  rm -f "$STATE/server.pid"
+  echo "demo destroyed; state kept in $STATE (delete it to start over); cluster: make cluster-down"
+  exit 0
+fi
+
 for s in dev staging prod; do
   p stack select "$s" 2>/dev/null || p stack init "$s" >/dev/null
 done
@@ -91,6 +123,6 @@ echo
 kubectl get deployments -A -l app.kubernetes.io/part-of=traderx
 echo
 echo "ConfigHub spaces:  curl -s -H \"Authorization: Bearer \$(cat $STATE/token)\" $CONFIGHUB_URL/api/space | python3 -m json.tool"
-echo "Stack outputs:     PULUMI_BACKEND_URL=$PULUMI_BACKEND_URL pulumi stack output -s dev"
-echo "Promote:           pulumi config set --path 'traderx:promote[\"trade-service\"]' <dev revision> -s staging && pulumi up -s staging"
-echo "Stop the server:   kill \$(cat $STATE/server.pid)    Cluster: make cluster-down"
+echo "Stack outputs:     PULUMI_BACKEND_URL=$PULUMI_BACKEND_URL pulumi --cwd $PROJECT stack output -s dev"
+echo "Promote (in $PROJECT): pulumi config set --path 'traderx:promote[\"trade-service\"]' <dev revision> -s staging && pulumi up -s staging"
+echo "Tear down:         make demo-down    Cluster: make cluster-down"

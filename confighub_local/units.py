@@ -158,18 +158,23 @@ def update_unit(st: ServerState, space: Doc, old: Doc, body: Any, *, patch: bool
 
 
 def set_data(st: ServerState, unit: Doc, data: bytes, source: str, description: str = "") -> Doc:
-    """Write new Data as a new head revision (functions, upgrade, restore)."""
+    """Write new Data as a new head revision unless it is unchanged (function invocations)."""
     with st.store.tx():
         current = st.store.get("Unit", unit["UnitID"]) or unit
         if unit_data(current) == data:
             return current
-        current["Data"] = encode_b64(data)
-        current["DataHash"] = data_hash(data)
-        current["LastChangeDescription"] = description
-        current["Version"] = int(current["Version"]) + 1
-        current["UpdatedAt"] = now()
-        _add_revision(st, current, source, description)
-        return st.store.replace("Unit", current["UnitID"], current)
+        return _write_data(st, current, data, source, description)
+
+
+def _write_data(st: ServerState, current: Doc, data: bytes, source: str, description: str) -> Doc:
+    """Store `data` on the (freshly read) unit as a new head revision; caller holds the tx."""
+    current["Data"] = encode_b64(data)
+    current["DataHash"] = data_hash(data)
+    current["LastChangeDescription"] = description
+    current["Version"] = int(current["Version"]) + 1
+    current["UpdatedAt"] = now()
+    _add_revision(st, current, source, description)
+    return st.store.replace("Unit", current["UnitID"], current)
 
 
 def revision(st: ServerState, unit: Doc, num: int) -> Doc:
@@ -239,13 +244,8 @@ def restore(st: ServerState, unit: Doc, ref: str) -> Doc:
     data = decode_b64(rev.get("Data") or "", "Revision.Data")
     with st.store.tx():
         current = st.store.get("Unit", unit["UnitID"]) or unit
-        current["Data"] = encode_b64(data)
-        current["DataHash"] = data_hash(data)
-        current["LastChangeDescription"] = f"Restored revision {rev['RevisionNum']}"
-        current["Version"] = int(current["Version"]) + 1
-        current["UpdatedAt"] = now()
-        _add_revision(st, current, "Restore", current["LastChangeDescription"])
-        return st.store.replace("Unit", current["UnitID"], current)
+        description = f"Restored revision {rev['RevisionNum']}"
+        return _write_data(st, current, data, "Restore", description)
 
 
 def upgrade(st: ServerState, unit: Doc) -> Doc:
@@ -269,13 +269,8 @@ def upgrade(st: ServerState, unit: Doc) -> Doc:
             raise ApiError(409, f"upgrade of unit {unit['Slug']} conflicts: {exc}") from None
         current = st.store.get("Unit", unit["UnitID"]) or unit
         current["UpstreamRevisionNum"] = head_num
-        current["Data"] = encode_b64(merged)
-        current["DataHash"] = data_hash(merged)
-        current["LastChangeDescription"] = f"Upgraded from upstream revision {head_num}"
-        current["Version"] = int(current["Version"]) + 1
-        current["UpdatedAt"] = now()
-        _add_revision(st, current, "Upgrade", current["LastChangeDescription"])
-        return st.store.replace("Unit", current["UnitID"], current)
+        description = f"Upgraded from upstream revision {head_num}"
+        return _write_data(st, current, merged, "Upgrade", description)
 
 
 def delete_unit(st: ServerState, unit: Doc) -> None:

@@ -164,7 +164,7 @@ def set_image(docs: list[Any], args: list[Any]) -> Result:
 def set_replicas(docs: list[Any], args: list[Any]) -> Result:
     replicas = _int(args[0], "replicas")
     if replicas < 0:
-        raise FunctionError("replicas must be >= 0")
+        raise FunctionError(f"set-replicas: replicas must be >= 0, got {replicas}")
     for doc in docs:
         if isinstance(doc, dict) and doc.get("kind") in _SCALABLE:
             doc.setdefault("spec", {})["replicas"] = replicas

@@ -120,11 +120,16 @@ class KubeExecutor:
     @staticmethod
     def _docs(data: bytes) -> list[dict[str, Any]]:
         docs = [d for d in yaml.safe_load_all(data.decode() or "") if d]
-        for doc in docs:
+        for num, doc in enumerate(docs, 1):
             if not isinstance(doc, dict) or not doc.get("kind") or not doc.get("apiVersion"):
-                raise ValueError("every document needs apiVersion and kind")
+                raise ValueError(
+                    f"YAML document {num} of the unit data is not a Kubernetes object: "
+                    "every document needs apiVersion and kind"
+                )
             if not (doc.get("metadata") or {}).get("name"):
-                raise ValueError(f"{doc.get('kind')} without metadata.name")
+                raise ValueError(
+                    f"YAML document {num} of the unit data ({doc['kind']}) has no metadata.name"
+                )
         return docs
 
     def _ns(self, res: Any, doc: dict[str, Any]) -> str | None:

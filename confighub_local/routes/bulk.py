@@ -10,19 +10,18 @@ from fastapi import APIRouter, Body, Request
 from confighub_local import service, units
 from confighub_local.db.store import Doc, now
 from confighub_local.errors import ApiError
-from confighub_local.routes.common import JSON, flag, ok, st_of, user_only
+from confighub_local.routes.common import (
+    JSON,
+    flag,
+    multi_status,
+    need_where,
+    ok,
+    st_of,
+    user_only,
+)
 from confighub_local.validation import check_uuid
 
 router = APIRouter()
-
-
-def _need_where(where: str | None, filter_id: str | None) -> None:
-    if not where and not filter_id:
-        raise ApiError(400, "bulk operations need a where or filter selecting units")
-
-
-def _respond(results: list[dict[str, Any]]) -> JSON:
-    return ok(results, status=207 if any("Error" in r for r in results) else 200)
 
 
 def _error(exc: ApiError) -> dict[str, Any]:
@@ -42,7 +41,7 @@ def bulk_clone(
     """Clone every selected unit into every space selected by where_space."""
     user_only(request)
     st = st_of(request)
-    _need_where(where, filter)
+    need_where(where, filter)
     if not where_space:
         raise ApiError(400, "where_space is required to choose the spaces to clone into")
     if body is not None and not isinstance(body, dict):
@@ -72,7 +71,7 @@ def bulk_clone(
                     results.append({"Unit": unit})
                 except ApiError as exc:
                     results.append({"Error": _error(exc)})
-    return _respond(results)
+    return multi_status(results)
 
 
 @router.patch("/unit")
@@ -87,7 +86,7 @@ def bulk_patch(
     """Merge-patch, upgrade and/or restore every selected unit (one result per unit)."""
     user_only(request)
     st = st_of(request)
-    _need_where(where, filter)
+    need_where(where, filter)
     selected = service.list_docs(st, "Unit", where=where, filter_id=filter)
     results: list[dict[str, Any]] = []
     for unit in selected:
@@ -105,14 +104,14 @@ def bulk_patch(
             results.append({"Unit": current})
         except ApiError as exc:
             results.append({"Error": _error(exc), "Unit": unit})
-    return _respond(results)
+    return multi_status(results)
 
 
 @router.delete("/unit")
 def bulk_delete(request: Request, where: str | None = None, filter: str | None = None) -> JSON:
     user_only(request)
     st = st_of(request)
-    _need_where(where, filter)
+    need_where(where, filter)
     results = []
     for unit in service.list_docs(st, "Unit", where=where, filter_id=filter):
         units.delete_unit(st, unit)
@@ -130,7 +129,7 @@ def bulk_tag(
     """Tag a revision (default: head) of every selected unit."""
     user_only(request)
     st = st_of(request)
-    _need_where(where, filter)
+    need_where(where, filter)
     if not isinstance(body, dict) or not body.get("TagID"):
         raise ApiError(400, "UnitTagRequest.TagID is required")
     tag_id = check_uuid(str(body["TagID"]), "UnitTagRequest.TagID")
@@ -149,4 +148,4 @@ def bulk_tag(
             results.append({"Message": f"tagged {unit['Slug']} revision {rev['RevisionNum']}"})
         except ApiError as exc:
             results.append({"Error": _error(exc)})
-    return _respond(results)
+    return multi_status(results)

@@ -25,6 +25,17 @@ def ok(content: Any, status: int = 200) -> JSON:
     return JSON(content, status_code=status)
 
 
+def multi_status(results: list[dict[str, Any]]) -> JSON:
+    """A bulk response: 207 when any entry failed (carries an `Error`), else 200."""
+    return ok(results, status=207 if any("Error" in r for r in results) else 200)
+
+
+def need_where(where: str | None, filter_id: str | None) -> None:
+    """Bulk unit routes act only on units a `where` or a saved filter selects."""
+    if not where and not filter_id:
+        raise ApiError(400, "bulk operations need a where or filter selecting units")
+
+
 def flag(value: str | bool | None) -> bool:
     if isinstance(value, bool):
         return value

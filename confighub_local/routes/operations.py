@@ -12,7 +12,15 @@ from confighub_local import operations, service, units
 from confighub_local.context import ServerState
 from confighub_local.db.store import Doc
 from confighub_local.errors import ApiError, not_found
-from confighub_local.routes.common import JSON, flag, ok, st_of, user_only
+from confighub_local.routes.common import (
+    JSON,
+    flag,
+    multi_status,
+    need_where,
+    ok,
+    st_of,
+    user_only,
+)
 from confighub_local.status import unit_status
 from confighub_local.validation import check_uuid, decode_b64
 
@@ -76,8 +84,7 @@ def _bulk(
 ) -> JSON:
     user_only(request)
     st = st_of(request)
-    if not where and not filter_id:
-        raise ApiError(400, "bulk operations need a where or filter selecting units")
+    need_where(where, filter_id)
     results: list[dict[str, Any]] = []
     for unit in service.list_docs(st, "Unit", where=where, filter_id=filter_id):
         try:
@@ -91,7 +98,7 @@ def _bulk(
                 results.append({"Action": _queue(st, unit, action, revision, dry_run)})
         except ApiError as exc:
             results.append({"Error": {"Message": exc.message, "Status": exc.status}})
-    return ok(results, status=207 if any("Error" in r for r in results) else 200)
+    return multi_status(results)
 
 
 @router.post("/unit/apply")

@@ -279,15 +279,18 @@ class TraderXEnvironment(pulumi.ComponentResource):
             return up.unit_revisions.get(component)
         return None
 
+    def _runs_promoted(self, s: Settings, service: str) -> bool:
+        """A promotion pin gives the image unless this stack's config pins the image itself."""
+        return service in self.promoted_images and not s.pins_image(service)
+
     def image_of(self, s: Settings, service: str) -> Any:
         """The image a service runs here: this stack's own pin, else the promoted, else config."""
-        if service in self.promoted_images and not s.pins_image(service):
+        if self._runs_promoted(s, service):
             return self.promoted_images[service]
         return s.image_for(service)
 
     def _data(self, s: Settings, component: ComponentName) -> Any:
-        promoted = component in self.promoted_images and not s.pins_image(component)
-        if component not in SERVICE_BY_NAME or not promoted:
+        if component not in SERVICE_BY_NAME or not self._runs_promoted(s, component):
             return render_unit(context_for(s), component)
         return self.promoted_images[component].apply(
             lambda image: render_unit(context_for(s, images={component: image}), component)

@@ -348,8 +348,6 @@ DATA_SERVICES: tuple[ServiceName, ...] = (
     *(s.name for s in SERVICES if s.uses_database),
 )
 
-INGRESS_NEEDS: tuple[ServiceName, ...] = tuple(r.service for r in ROUTES)
-
 
 def needs_of(component: ComponentName) -> tuple[ComponentName, ...]:
     """Direct start-time dependencies of a component (the namespace precedes everything)."""

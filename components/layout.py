@@ -24,13 +24,6 @@ from components.catalog import (
 )
 
 SpaceKind = Literal["base", "filters", "dev", "staging", "prod"]
-SPACE_KINDS: tuple[SpaceKind, ...] = ("base", "filters", "dev", "staging", "prod")
-# Which stack declares which spaces ("exactly one owner"): dev owns base and filters too.
-SPACES_OWNED: dict[str, tuple[SpaceKind, ...]] = {
-    "dev": ("base", "filters", "dev"),
-    "staging": ("staging",),
-    "prod": ("prod",),
-}
 
 
 def project_of(prefix: str) -> str:

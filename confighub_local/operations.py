@@ -16,7 +16,6 @@ from confighub_local.db.store import Doc, new_id, now
 from confighub_local.errors import ApiError
 from confighub_local.validation import check_uuid, decode_b64
 
-ACTIONS = {"apply": "Apply", "destroy": "Destroy", "refresh": "Refresh"}
 TERMINAL = {"Completed", "Failed", "Aborted", "Canceled"}
 _RESULT_STATUS = {"Completed", "Failed", "Progressing", "Canceled", "Aborted"}
 

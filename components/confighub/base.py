@@ -59,7 +59,6 @@ _ADAPTERS: dict[str, TypeAdapter[Any]] = {
     "int": TypeAdapter(int),
     "bool": TypeAdapter(bool),
 }
-_SLUG = TypeAdapter(str)
 
 
 @dataclass(frozen=True)

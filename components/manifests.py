@@ -336,13 +336,3 @@ class _NoAliasDumper(yaml.SafeDumper):
 def to_yaml(docs: list[Manifest]) -> str:
     """Deterministic multi-document YAML (stable text → stable ConfigHub diffs)."""
     return yaml.dump_all(docs, Dumper=_NoAliasDumper, sort_keys=True, default_flow_style=False)
-
-
-def images_in(docs: list[Manifest]) -> dict[str, str]:
-    """Container name → image, as ConfigHub's UpstreamRevision reports them."""
-    found: dict[str, str] = {}
-    for doc in docs:
-        if doc.get("kind") == "Deployment":
-            for c in doc["spec"]["template"]["spec"]["containers"]:
-                found[c["name"]] = c["image"]
-    return found

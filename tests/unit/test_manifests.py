@@ -8,10 +8,10 @@ import pytest
 import yaml
 
 from components.catalog import SERVICE_NAMES, START_ORDER
+from components.confighub.yamldata import images
 from components.manifests import (
     DB_SECRET_NAME,
     context_for,
-    images_in,
     render_component,
     to_yaml,
 )
@@ -140,7 +140,8 @@ def test_image_override_changes_only_that_service() -> None:
     s = settings()
     ctx = context_for(s, images={"trade-service": "reg/trade-service:v9"})
     assert container(s, "trade-service")["image"].endswith(":latest")
-    assert images_in(render_component(ctx, "trade-service")) == {
+    # read back as the UpstreamRevision provider reads a unit's images (init containers too)
+    assert images(to_yaml(render_component(ctx, "trade-service"))) == {
         "trade-service": "reg/trade-service:v9"
     }
     assert to_yaml(render_component(ctx, "account-service")) == to_yaml(

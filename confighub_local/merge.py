@@ -1,8 +1,10 @@
 """Three-way merge of (multi-document) Kubernetes YAML for unit upgrades.
 
-Documents are matched by apiVersion/kind/namespace/name; maps merge key by key; lists of named
-items (containers, env, ports, volumes) merge by name. A key changed differently on both sides is
-a conflict; a change on one side only wins over the unchanged other side.
+Documents are matched by apiVersion/kind/name, and by namespace too only where a name repeats
+across namespaces within one side: a downstream that moved its objects to its own namespace (the
+usual set-namespace edit) still merges field by field with its upstream. Maps merge key by key;
+lists of named items (containers, env, ports, volumes) merge by name. A key changed differently
+on both sides is a conflict; a change on one side only wins over the unchanged other side.
 """
 
 from __future__ import annotations
@@ -29,16 +31,21 @@ def dump_docs(docs: list[Any]) -> bytes:
     return yaml.safe_dump_all(docs, sort_keys=False, default_flow_style=False).encode()
 
 
-def doc_key(doc: Any, index: int) -> tuple[str, ...]:
+def doc_key(doc: Any, index: int, with_namespace: bool = True) -> tuple[str, ...]:
     if isinstance(doc, dict) and isinstance(doc.get("metadata"), dict):
         meta = doc["metadata"]
         return (
             str(doc.get("apiVersion", "")),
             str(doc.get("kind", "")),
-            str(meta.get("namespace", "")),
+            *([str(meta.get("namespace", ""))] if with_namespace else []),
             str(meta.get("name", "")),
         )
     return ("#", str(index))
+
+
+def _names_unique_without_namespace(docs: list[Any]) -> bool:
+    keys = [doc_key(d, i, with_namespace=False) for i, d in enumerate(docs)]
+    return len(keys) == len(set(keys))
 
 
 def _named(items: Any) -> bool:
@@ -95,9 +102,9 @@ def three_way_merge(base: bytes, theirs: bytes, mine: bytes) -> bytes:
         return theirs
     if base == theirs or theirs == mine:
         return mine
-    bdocs = {doc_key(d, i): d for i, d in enumerate(load_docs(base))}
-    tdocs = {doc_key(d, i): d for i, d in enumerate(load_docs(theirs))}
-    mdocs = {doc_key(d, i): d for i, d in enumerate(load_docs(mine))}
+    sides = [load_docs(base), load_docs(theirs), load_docs(mine)]
+    ns = not all(_names_unique_without_namespace(docs) for docs in sides)
+    bdocs, tdocs, mdocs = ({doc_key(d, i, ns): d for i, d in enumerate(docs)} for docs in sides)
     out = []
     for key in [*mdocs.keys(), *(k for k in tdocs if k not in mdocs)]:
         value = merge_value(

@@ -28,8 +28,8 @@ spec: {ports: [{name: http, port: 80}]}
 """
 
 
-def merged(theirs: str, mine: str) -> list[Any]:
-    return list(yaml.safe_load_all(three_way_merge(BASE.encode(), theirs.encode(), mine.encode())))
+def merged(theirs: str, mine: str, base: str = BASE) -> list[Any]:
+    return list(yaml.safe_load_all(three_way_merge(base.encode(), theirs.encode(), mine.encode())))
 
 
 def test_disjoint_changes_merge_by_name_and_document() -> None:
@@ -70,3 +70,30 @@ def test_conflict_names_the_path() -> None:
             BASE.replace("replicas: 1", "replicas: 2"), BASE.replace("replicas: 1", "replicas: 5")
         )
     assert "spec/replicas" in str(err.value)
+
+
+def in_namespace(text: str, namespace: str) -> str:
+    return text.replace("metadata: {name: a", f"metadata: {{namespace: {namespace}, name: a")
+
+
+def test_downstream_in_its_own_namespace_merges_field_by_field() -> None:
+    """The promotion case: staging moved dev's objects to its namespace and scaled them."""
+    base = in_namespace(BASE, "dev")
+    theirs = base.replace("img:1", "img:2")
+    mine = in_namespace(BASE, "staging").replace("replicas: 1", "replicas: 3")
+    dep, svc = merged(theirs, mine, base=base)
+    assert dep["metadata"]["namespace"] == "staging" and svc["metadata"]["namespace"] == "staging"
+    assert dep["spec"]["replicas"] == 3
+    assert dep["spec"]["template"]["spec"]["containers"][0]["image"] == "img:2"
+
+
+def test_same_name_in_two_namespaces_still_matches_by_namespace() -> None:
+    two = in_namespace(BASE, "one") + "---\n" + in_namespace(BASE, "two")
+    theirs = two.replace("img:1", "img:2", 1)  # only namespace one's Deployment
+    mine = two.replace("replicas: 1", "replicas: 4").replace("replicas: 4", "replicas: 1", 1)
+    docs = merged(theirs, mine, base=two)
+    deps = {d["metadata"]["namespace"]: d for d in docs if d["kind"] == "Deployment"}
+    assert deps["one"]["spec"]["template"]["spec"]["containers"][0]["image"] == "img:2"
+    assert deps["one"]["spec"]["replicas"] == 1
+    assert deps["two"]["spec"]["template"]["spec"]["containers"][0]["image"] == "img:1"
+    assert deps["two"]["spec"]["replicas"] == 4

@@ -83,7 +83,11 @@ def where_clause(
             if flt.get("From") != kind:
                 raise ApiError(400, f"Filter {filter_id} selects {flt.get('From')}, not {kind}")
             if space_id and flt.get("FromSpaceID") and flt["FromSpaceID"] != space_id:
-                raise ApiError(400, f"Filter {filter_id} is for another space")
+                raise ApiError(
+                    400,
+                    f"Filter {filter_id} selects from space {flt['FromSpaceID']}, "
+                    f"not space {space_id}",
+                )
             if flt.get("Where"):
                 parts.append(compile_where(flt["Where"], kind))
             if flt.get("FromSpaceID"):

@@ -211,7 +211,7 @@ class Store:
         order: str = "e.cursor",
         limit: int | None = None,
     ) -> list[tuple[Any, ...]]:
-        """(cursor, space_id, JSON text) rows: list endpoints splice the text without parsing."""
+        """(cursor, JSON text, space_id) rows: list endpoints splice the text without parsing."""
         clauses = ["e.kind = ?"]
         args: list[Any] = [kind]
         if space_id is not None:

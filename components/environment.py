@@ -69,6 +69,11 @@ def base_context(settings: Settings) -> RenderContext:
     return context_for(defaults, environment="base")
 
 
+def readiness_timeout(apply_timeout_seconds: int) -> int:
+    """Seconds the worker waits for availability: 10% (at least 5 s) under the apply timeout."""
+    return max(5, apply_timeout_seconds - max(5, apply_timeout_seconds // 10))
+
+
 class SharedLayoutArgs(BaseModel):
     """Inputs of the dev-owned shared layout."""
 
@@ -188,7 +193,12 @@ class TraderXEnvironment(pulumi.ComponentResource):
         self.worker = hub.BridgeWorker(
             f"{name}-worker", space_id=self.space.space_id, slug=f"{env}-worker", opts=child
         )
-        parameters: dict[str, str] = {}
+        # The worker's readiness wait ends a little before the provider's apply timeout, so a
+        # Deployment that never becomes available fails with the worker's reason (which one and
+        # why) rather than with the provider's bare timeout.
+        parameters: dict[str, str] = {
+            "ReadyTimeoutSeconds": str(readiness_timeout(s.apply_timeout_seconds))
+        }
         if s.kube_context:
             parameters["KubeContext"] = s.kube_context
         self.target = hub.Target(

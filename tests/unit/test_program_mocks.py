@@ -347,3 +347,16 @@ def test_prod_image_pin_overrides_the_promoted_image() -> None:
     assert images["trade-service"] == f"ghcr.io/finos/traderx/trade-service@{digest}"
     assert images["account-service"] == "ghcr.io/finos/traderx/account-service:promoted"
     assert "replicas: 3" in units["reference-data"]["data"]
+
+
+@pytest.mark.parametrize(("stack", "overrides"), [("dev", {}), ("prod", PROD)])
+def test_worker_readiness_wait_ends_before_the_apply_timeout(
+    stack: str, overrides: dict[str, Any]
+) -> None:
+    mocks, _ = completed(stack, **overrides)
+    (target,) = mocks.of_kind("Target")
+    ready = int(target.inputs["parameters"]["ReadyTimeoutSeconds"])
+    applied = [u for u in mocks.of_kind("Unit") if u.inputs.get("target_id")]
+    apply_timeouts = {int(u.inputs["apply_timeout_seconds"]) for u in applied}
+    assert len(apply_timeouts) == 1
+    assert 5 <= ready < apply_timeouts.pop()

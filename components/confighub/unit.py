@@ -12,7 +12,9 @@ Lifecycle beyond the generic one (see `base`):
 - after a write, if the unit has a target and `apply` (default: true when a target is set), the
   unit is applied and the step waits (`apply_timeout_seconds`, default 300) until the worker
   reports Completed; failure or timeout fails the step with the unit's slug and the reason. A
-  unit whose live revision lags its head (a failed or out-of-band change) is applied on next up;
+  failed apply during create is rolled back (destroy, delete: the engine records nothing for a
+  failed create, so anything left would be an orphan); a unit whose live revision lags its head
+  (a failed update or an out-of-band change) is applied on next up;
 - delete destroys the unit's resources first (if it was ever applied), then deletes it.
 - Pulumi import cannot work for dynamic resources (the engine reads an imported resource without
   its serialized provider): the `import_` option is refused (`resource.IMPORT_REFUSAL`) and the
@@ -235,8 +237,36 @@ class UnitProvider(EntityProvider):
             UNIT, space_id, self.create_body(props), is_ours=is_managed, params=params
         )
         unit, retarget = self._converge_unit(entity, props)
-        unit = self._apply_if_needed(unit, props, retarget)
+        try:
+            unit = self._apply_if_needed(unit, props, retarget)
+        except OperationFailedError as exc:
+            raise OperationFailedError(f"{exc}; {self._roll_back(unit, props)}") from exc
         return CreateResult(unit.unit_id, self.outputs(unit, props))
+
+    def _roll_back(self, unit: UnitEntity, props: Mapping[str, Any]) -> str:
+        """Undo a create whose apply failed, and say how that went.
+
+        A Python dynamic provider cannot report a partially created resource, so the engine
+        records nothing for a failed create: left in place, the unit would be an orphan that
+        `pulumi destroy` never removes. Rolling back keeps "create failed" meaning "nothing
+        created"; the failure's reason is in the error.
+        """
+        try:
+            # destroy even though nothing went live: a failed apply may have created objects
+            if unit.target_id:
+                self._destroy(unit, props)
+            self.client().delete(UNIT, str(props["space_id"]), unit.unit_id)
+        except NotFoundError:
+            pass
+        except ConfigHubError as exc:
+            return (
+                f"rolling back also failed ({exc}); the unit is left in place and the next "
+                "`pulumi up` adopts it"
+            )
+        return (
+            "rolled back: its objects were destroyed and the unit deleted; "
+            "fix the cause and run `pulumi up` again"
+        )
 
     def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         unit, retarget = self._converge_unit(self._get_existing(_id, news), news)
@@ -251,13 +281,19 @@ class UnitProvider(EntityProvider):
         except NotFoundError:
             return
         if unit.target_id and (unit.live_revision_num > 0 or unit.last_applied_revision_num > 0):
-            what = f"destroy of unit {unit.slug!r} ({_id})"
-            try:
-                op = client.destroy_unit(space_id, _id)
-            except ApiError as exc:
-                raise OperationFailedError(f"{what} was refused: {exc}") from exc
-            wait_for(client, space_id, _id, op, what=what, timeout=self._timeout(_props))
+            self._destroy(unit, _props)
         client.delete(UNIT, space_id, _id)
+
+    def _destroy(self, unit: UnitEntity, props: Mapping[str, Any]) -> None:
+        """Destroy the unit's objects on its target and wait until the worker reports it."""
+        client = self.client()
+        space_id = str(props["space_id"])
+        what = f"destroy of unit {unit.slug!r} ({unit.unit_id})"
+        try:
+            op = client.destroy_unit(space_id, unit.unit_id)
+        except ApiError as exc:
+            raise OperationFailedError(f"{what} was refused: {exc}") from exc
+        wait_for(client, space_id, unit.unit_id, op, what=what, timeout=self._timeout(props))
 
 
 class Unit(pulumi.dynamic.Resource, module="confighub", name="Unit"):

@@ -274,3 +274,48 @@ def test_preview_from_empty(
     out = stacks.run("preview", stack="dev")
     assert "to create" in out
     assert stacks.calls_since(0).writes == 0
+
+
+def test_unavailable_workload_stops_the_ordered_deploy(
+    toolchain: Any, kube_cluster: Any, hub: ServerProcess, pulumi_backend: str, tmp_path: Path
+) -> None:
+    """The health gate, through the program: trade-service asks for more memory than the node
+    has, so it never becomes available; `up` fails naming it and the worker's reason, its
+    create is rolled back, and what starts after it (web-front-end, ingress) is never applied.
+    `destroy` then leaves nothing behind."""
+    prefix = f"gate{secrets.token_hex(3)}"
+    namespace = f"{prefix}-dev"
+    env = base_env(toolchain.env, pulumi_backend, hub.url, hub.token, str(kube_cluster.kubeconfig))
+    stacks = Stacks(make_project(tmp_path), env, tmp_path / "calls.jsonl")
+    appsv1, core, api = apps(kube_cluster.kubeconfig)
+    huge = {"memoryRequest": "64Ti", "memoryLimit": "64Ti"}
+    stacks.init(
+        "dev",
+        {
+            "confighub:url": hub.url,
+            "traderx:kubeconfig": str(kube_cluster.kubeconfig),
+            "traderx:kubeContext": kube_cluster.context,
+            "traderx:prefix": prefix,
+            "traderx:namespace": namespace,
+            "traderx:applyTimeoutSeconds": 30,
+            "traderx:services": {"trade-service": {"resources": huge}},
+        },
+        {"confighub:token": hub.token},
+    )
+    try:
+        with pytest.raises(PulumiError) as err:
+            stacks.up("dev")
+        text = str(err.value)
+        assert "'trade-service'" in text and "rolled back" in text, text[-3000:]
+        assert f"Deployment/{namespace}/trade-service not available" in text, text[-3000:]
+        applied = set(deployments(appsv1, namespace))
+        # everything trade-service needs was applied; it was rolled back; nothing after it ran
+        assert {"database", "reference-data", "trade-feed", "people-service"} <= applied
+        assert "account-service" in applied
+        assert "trade-service" not in applied and "web-front-end" not in applied
+    finally:
+        stacks.destroy("dev")
+        left_ns = wait_namespaces_gone(core, [namespace])
+        api.close()
+    assert spaces_with_prefix(hub, prefix) == []
+    assert left_ns == []

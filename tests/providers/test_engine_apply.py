@@ -165,6 +165,19 @@ def test_apply_wait_failure_timeout_and_destroy(
         st.reset_calls()
         assert set(changes(st.up())) == {"same"} and st.calls().writes == 0
 
+        # a create whose apply fails is rolled back: no orphan the engine does not know of
+        spec["units"]["bad"] = cm("bad", FAIL_MARKER)
+        with pytest.raises(CommandError) as err:
+            st.up()
+        assert "'bad'" in str(err.value) and "rolled back" in str(err.value)
+        assert ("destroy", cm("bad", FAIL_MARKER)) in log
+        with confighub_server.client() as c:
+            left = c.get(f"/space/{space_id}/unit", params={"where": "Slug = 'bad'"}).json()
+        assert left == []
+        del spec["units"]["bad"]
+        st.reset_calls()
+        assert set(changes(st.up())) == {"same"} and st.calls().writes == 0
+
         # destroy: each applied unit is destroyed on the target, then deleted
         destroys_before = sum(1 for a, _ in log if a == "destroy")
         st.destroy()

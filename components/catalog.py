@@ -7,10 +7,11 @@ endpoints, replica limits and image names. Nothing here talks to an API.
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 ServiceName = Literal[
     "database",
@@ -58,6 +59,10 @@ class Probe(BaseModel):
     path: str | None = None
 
 
+#: A Kubernetes resource quantity ("250m", "1", "1.5", "512Mi", "2G"), checked before any apply.
+QUANTITY = r"[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?"
+
+
 class Resources(BaseModel):
     """Container requests and limits (Kubernetes quantity strings)."""
 
@@ -67,6 +72,13 @@ class Resources(BaseModel):
     memory_request: str = Field("256Mi", alias="memoryRequest")
     cpu_limit: str = Field("1", alias="cpuLimit")
     memory_limit: str = Field("512Mi", alias="memoryLimit")
+
+    @field_validator("cpu_request", "memory_request", "cpu_limit", "memory_limit")
+    @classmethod
+    def _quantity(cls, value: str) -> str:
+        if not re.fullmatch(QUANTITY, value):
+            raise ValueError("must be a Kubernetes quantity such as 250m, 1, 1.5, 512Mi or 2Gi")
+        return value
 
 
 class PortSpec(BaseModel):

@@ -90,6 +90,15 @@ def test_negative_replicas() -> None:
     assert "greater than or equal to 1" in text
 
 
+@pytest.mark.parametrize("value", ["lots", "1.5 Gi", "-1", "512MB"])
+def test_resource_quantity_must_be_a_kubernetes_quantity(value: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        load("dev", **{"traderx:services": {"trade-service": {"resources": {"cpuLimit": value}}}})
+    text = str(err.value)
+    assert f'traderx:services.trade-service.resources.cpuLimit = "{value}"' in text
+    assert "must be a Kubernetes quantity" in text
+
+
 def test_replicas_that_would_break_the_system() -> None:
     with pytest.raises(ConfigError) as err:
         load("dev", **{"traderx:services": {"trade-processor": {"replicas": 2}}})

@@ -1,6 +1,6 @@
 """Queryable attributes and their types per entity, as listed in openapi.json's `where` docs.
 
-Generated once from /work/shared/confighub/openapi.json (the where-parameter descriptions and
+Generated once from shared/confighub/openapi.json (the where-parameter descriptions and
 the entity schemas); the parser uses the types to pick operators and literal kinds.
 """
 

@@ -1,6 +1,6 @@
 """Writable-field types per entity schema, taken from openapi.json's component schemas.
 
-Generated once from /work/shared/confighub/openapi.json; `validation.py` builds pydantic models
+Generated once from shared/confighub/openapi.json; `validation.py` builds pydantic models
 from it so request bodies are checked field by field.
 """
 

@@ -212,15 +212,22 @@ class UnitProvider(EntityProvider):
             return unit
         if not retarget and unit.live_revision_num == unit.head_revision_num > 0:
             return unit
+        what = f"apply of unit {unit.slug!r} ({unit.unit_id}, revision {unit.head_revision_num})"
+        self._run_operation("apply", unit, props, what)
+        return _as_unit(self.client().get(UNIT, str(props["space_id"]), unit.unit_id))
+
+    def _run_operation(
+        self, action: str, unit: UnitEntity, props: Mapping[str, Any], what: str
+    ) -> None:
+        """Queue apply/destroy for the unit's worker and wait until it reports the outcome."""
         client = self.client()
         space_id = str(props["space_id"])
-        what = f"apply of unit {unit.slug!r} ({unit.unit_id}, revision {unit.head_revision_num})"
+        queue = client.apply_unit if action == "apply" else client.destroy_unit
         try:
-            op = client.apply_unit(space_id, unit.unit_id)
+            op = queue(space_id, unit.unit_id)
         except ApiError as exc:
             raise OperationFailedError(f"{what} was refused: {exc}") from exc
         wait_for(client, space_id, unit.unit_id, op, what=what, timeout=self._timeout(props))
-        return _as_unit(client.get(UNIT, space_id, unit.unit_id))
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         client = self.client()
@@ -286,14 +293,9 @@ class UnitProvider(EntityProvider):
 
     def _destroy(self, unit: UnitEntity, props: Mapping[str, Any]) -> None:
         """Destroy the unit's objects on its target and wait until the worker reports it."""
-        client = self.client()
-        space_id = str(props["space_id"])
-        what = f"destroy of unit {unit.slug!r} ({unit.unit_id})"
-        try:
-            op = client.destroy_unit(space_id, unit.unit_id)
-        except ApiError as exc:
-            raise OperationFailedError(f"{what} was refused: {exc}") from exc
-        wait_for(client, space_id, unit.unit_id, op, what=what, timeout=self._timeout(props))
+        self._run_operation(
+            "destroy", unit, props, f"destroy of unit {unit.slug!r} ({unit.unit_id})"
+        )
 
 
 class Unit(pulumi.dynamic.Resource, module="confighub", name="Unit"):

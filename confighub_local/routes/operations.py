@@ -178,14 +178,15 @@ def list_unit_actions(
 
 @router.get("/space/{space_id}/unit/{unit_id}/unit_action/{unit_action_id}")
 def get_unit_action(request: Request, space_id: str, unit_id: str, unit_action_id: str) -> JSON:
-    user_only(request)
-    st = st_of(request)
-    unit = _unit(st, space_id, unit_id)
-    check_uuid(unit_action_id, "unit_action_id")
-    op = st.store.get("QueuedOperation", unit_action_id)
-    if op is None or op["UnitID"] != unit["UnitID"]:
-        raise not_found("UnitAction", unit_action_id)
-    return ok(op)
+    return _unit_child(
+        request,
+        space_id,
+        unit_id,
+        "QueuedOperation",
+        "UnitAction",
+        unit_action_id,
+        "unit_action_id",
+    )
 
 
 @router.get("/unit_action")
@@ -206,14 +207,29 @@ def list_unit_events(
 
 @router.get("/space/{space_id}/unit/{unit_id}/unit_event/{unit_event_id}")
 def get_unit_event(request: Request, space_id: str, unit_id: str, unit_event_id: str) -> JSON:
+    return _unit_child(
+        request, space_id, unit_id, "UnitEvent", "UnitEvent", unit_event_id, "unit_event_id"
+    )
+
+
+def _unit_child(
+    request: Request,
+    space_id: str,
+    unit_id: str,
+    kind: str,
+    name: str,
+    child_id: str,
+    param: str,
+) -> JSON:
+    """One action or event of a unit; 404 (named as the API names it) if it is another unit's."""
     user_only(request)
     st = st_of(request)
     unit = _unit(st, space_id, unit_id)
-    check_uuid(unit_event_id, "unit_event_id")
-    ev = st.store.get("UnitEvent", unit_event_id)
-    if ev is None or ev["UnitID"] != unit["UnitID"]:
-        raise not_found("UnitEvent", unit_event_id)
-    return ok(ev)
+    check_uuid(child_id, param)
+    doc = st.store.get(kind, child_id)
+    if doc is None or doc["UnitID"] != unit["UnitID"]:
+        raise not_found(name, child_id)
+    return ok(doc)
 
 
 @router.get("/unit_event")

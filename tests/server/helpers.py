@@ -41,3 +41,18 @@ def new_unit(
     body = {"Slug": slug(prefix), "ToolchainType": "Kubernetes/YAML", "Data": b64(data), **fields}
     unit: dict[str, Any] = ok(client.post(f"/space/{space_id}/unit", json=body))
     return unit
+
+
+def new_target(
+    client: httpx.Client, space_id: str, worker_id: str, **fields: Any
+) -> dict[str, Any]:
+    """A Kubernetes/YAML target served by the given bridge worker."""
+    body = {
+        "Slug": slug("t"),
+        "BridgeWorkerID": worker_id,
+        "ProviderType": "Kubernetes",
+        "ToolchainType": "Kubernetes/YAML",
+        **fields,
+    }
+    target: dict[str, Any] = ok(client.post(f"/space/{space_id}/target", json=body))
+    return target

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.server.helpers import MERGE, b64, new_space, new_unit, ok, slug, unb64
+from tests.server.helpers import MERGE, b64, new_space, new_target, new_unit, ok, slug, unb64
 from tests.support.server import ServerProcess
 
 
@@ -51,18 +51,7 @@ def test_worker_secret_only_on_create_and_target_link(confighub_server: ServerPr
         assert "Secret" not in again and again["BridgeWorkerID"] == worker["BridgeWorkerID"]
         listed = ok(c.get("/bridge_worker", params={"where": f"SpaceID = '{sid}'"}))
         assert all("Secret" not in w["BridgeWorker"] for w in listed)
-        target = ok(
-            c.post(
-                f"/space/{sid}/target",
-                json={
-                    "Slug": slug("t"),
-                    "BridgeWorkerID": worker["BridgeWorkerID"],
-                    "ProviderType": "Kubernetes",
-                    "ToolchainType": "Kubernetes/YAML",
-                    "Parameters": '{"KubeContext":"kwok"}',
-                },
-            )
-        )
+        target = new_target(c, sid, worker["BridgeWorkerID"], Parameters='{"KubeContext":"kwok"}')
         unit = new_unit(c, sid, "a: 1\n", TargetID=target["TargetID"])
         assert unit["BridgeWorkerID"] == worker["BridgeWorkerID"]
         bad = c.post(

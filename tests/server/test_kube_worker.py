@@ -18,7 +18,7 @@ import pytest
 from kubernetes import client as kube_client
 from kubernetes import config as kube_config
 
-from tests.server.helpers import new_space, new_unit, ok, slug
+from tests.server.helpers import new_space, new_target, new_unit, ok, slug
 from tests.support.server import ServerProcess
 from tests.support.toolchain import KubeCluster
 
@@ -98,17 +98,7 @@ def test_apply_refresh_drift_destroy(kube_server: ServerProcess, kube_cluster: K
     with kube_server.client() as c:
         sid = new_space(c)["SpaceID"]
         worker = ok(c.post(f"/space/{sid}/bridge_worker", json={"Slug": slug("w")}))
-        target = ok(
-            c.post(
-                f"/space/{sid}/target",
-                json={
-                    "Slug": slug("t"),
-                    "BridgeWorkerID": worker["BridgeWorkerID"],
-                    "ProviderType": "Kubernetes",
-                    "ToolchainType": "Kubernetes/YAML",
-                },
-            )
-        )
+        target = new_target(c, sid, worker["BridgeWorkerID"])
         unit = new_unit(
             c, sid, MANIFEST.format(ns=ns, extra="", password=password), TargetID=target["TargetID"]
         )
@@ -147,17 +137,8 @@ def test_unavailable_deployment_fails_naming_it(kube_server: ServerProcess) -> N
     with kube_server.client() as c:
         sid = new_space(c)["SpaceID"]
         worker = ok(c.post(f"/space/{sid}/bridge_worker", json={"Slug": slug("w")}))
-        target = ok(
-            c.post(
-                f"/space/{sid}/target",
-                json={
-                    "Slug": slug("t"),
-                    "BridgeWorkerID": worker["BridgeWorkerID"],
-                    "ProviderType": "Kubernetes",
-                    "ToolchainType": "Kubernetes/YAML",
-                    "Parameters": '{"ReadyTimeoutSeconds": 8}',
-                },
-            )
+        target = new_target(
+            c, sid, worker["BridgeWorkerID"], Parameters='{"ReadyTimeoutSeconds": 8}'
         )
         stuck = MANIFEST.format(ns=ns, extra="nodeSelector: {no-such-node: 'true'}", password="x")
         unit = new_unit(c, sid, stuck, TargetID=target["TargetID"])
@@ -178,17 +159,7 @@ def test_standalone_worker_command(
     with confighub_server.client() as c:
         sid = new_space(c)["SpaceID"]
         worker = ok(c.post(f"/space/{sid}/bridge_worker", json={"Slug": slug("w")}))
-        target = ok(
-            c.post(
-                f"/space/{sid}/target",
-                json={
-                    "Slug": slug("t"),
-                    "BridgeWorkerID": worker["BridgeWorkerID"],
-                    "ProviderType": "Kubernetes",
-                    "ToolchainType": "Kubernetes/YAML",
-                },
-            )
-        )
+        target = new_target(c, sid, worker["BridgeWorkerID"])
         data = (
             f"apiVersion: v1\nkind: Namespace\nmetadata: {{name: {ns}}}\n---\n"
             f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: c, namespace: {ns}}}\n"

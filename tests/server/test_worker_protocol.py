@@ -19,7 +19,7 @@ import pytest
 
 from confighub_local.worker.kube import Outcome
 from confighub_local.worker.runner import WorkerRunner, decode_operation, parse_sse
-from tests.server.helpers import MERGE, b64, new_space, new_unit, ok, slug
+from tests.server.helpers import MERGE, b64, new_space, new_target, new_unit, ok, slug
 from tests.support.server import ServerProcess
 
 
@@ -53,17 +53,7 @@ def wired(confighub_server: ServerProcess) -> Iterator[dict[str, Any]]:
     with confighub_server.client() as c:
         sid = new_space(c)["SpaceID"]
         worker = ok(c.post(f"/space/{sid}/bridge_worker", json={"Slug": slug("w")}))
-        target = ok(
-            c.post(
-                f"/space/{sid}/target",
-                json={
-                    "Slug": slug("t"),
-                    "BridgeWorkerID": worker["BridgeWorkerID"],
-                    "ProviderType": "Kubernetes",
-                    "ToolchainType": "Kubernetes/YAML",
-                },
-            )
-        )
+        target = new_target(c, sid, worker["BridgeWorkerID"])
     executor = StandInExecutor()
     runner = WorkerRunner(
         confighub_server.url, worker["BridgeWorkerID"], worker["Secret"], lambda params: executor
@@ -217,17 +207,7 @@ def test_operation_without_a_worker_times_out(tmp_path: Path) -> None:
         with server.client() as c:
             sid = new_space(c)["SpaceID"]
             worker = ok(c.post(f"/space/{sid}/bridge_worker", json={"Slug": slug("w")}))
-            target = ok(
-                c.post(
-                    f"/space/{sid}/target",
-                    json={
-                        "Slug": slug("t"),
-                        "BridgeWorkerID": worker["BridgeWorkerID"],
-                        "ProviderType": "Kubernetes",
-                        "ToolchainType": "Kubernetes/YAML",
-                    },
-                )
-            )
+            target = new_target(c, sid, worker["BridgeWorkerID"])
             uid = new_unit(c, sid, "a: 1\n", TargetID=target["TargetID"])["UnitID"]
             op = ok(c.post(f"/space/{sid}/unit/{uid}/apply"))
             failed = _wait(c, sid, uid, op)

@@ -6,24 +6,12 @@ from typing import Any
 
 import pytest
 
+from components.catalog import SERVICE_NAMES
 from components.settings import ConfigError, Settings, load_settings
 from tests.unit.stackconfig import TOKEN_ENV, stack_config
 
 PROD_PINS = {
-    "traderx:promote": {
-        s: 1
-        for s in (
-            "database",
-            "reference-data",
-            "trade-feed",
-            "people-service",
-            "account-service",
-            "position-service",
-            "trade-processor",
-            "trade-service",
-            "web-front-end",
-        )
-    },
+    "traderx:promote": dict.fromkeys(SERVICE_NAMES, 1),
     "traderx:databasePassword": "s3cret-pw",
 }
 

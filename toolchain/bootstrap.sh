@@ -91,7 +91,7 @@ else
   fi
 fi
 
-for piece in kubernetes etcd kwok actionlint; do
+for piece in kubernetes etcd kwok actionlint confighub-sdk; do
   step "$piece" "bash toolchain/build.sh $piece" bash "$TOOLCHAIN_DIR/build.sh" "$piece"
 done
 step kubectl "apt-get install -y kubernetes-client" ensure_kubectl

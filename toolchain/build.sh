@@ -198,8 +198,26 @@ build_actionlint() {
   finish "$out"
 }
 
+build_confighub_sdk() {
+  # The vendor's own CLI and bridge worker. Used from PATH when they report the pinned commit
+  # (the caller checks that); otherwise built from a copy of the SDK source, outside the repo.
+  local out="$CONFIGHUB_SDK_BIN_DIR" src="${CONFIGHUB_SDK_DIR:-$REPO_ROOT/../shared/confighub/sdk}" dir
+  [ -f "$out/.complete" ] && { log "confighub sdk ${CONFIGHUB_SDK_COMMIT:0:12}: cached"; return; }
+  [ -f "$src/cmd/cub/main.go" ] || die "no ConfigHub SDK source at '$src': set CONFIGHUB_SDK_DIR to a checkout of github.com/confighub/sdk at $CONFIGHUB_SDK_COMMIT, or put cub and cub-worker of that commit on PATH"
+  dir=$(new_wrapper "confighub-sdk-${CONFIGHUB_SDK_COMMIT:0:12}")
+  cp -r "$src"/. "$dir/"
+  chmod -R u+w "$dir"
+  mkdir -p "$out/bin"
+  for cmd in cub cub-worker; do
+    log "  go build $cmd"
+    (cd "$dir" && GOFLAGS='' go build "${GO_BUILD_FLAGS[@]}" -ldflags "-s -w" -o "$out/bin/$cmd" "./cmd/$cmd")
+  done
+  printf '%s\n' "$CONFIGHUB_SDK_COMMIT" >"$out/commit"
+  finish "$out"
+}
+
 main() {
-  [ $# -ge 1 ] || die "usage: build.sh PIECE... (pulumi language-python kubernetes-provider command-provider kubernetes etcd kwok actionlint)"
+  [ $# -ge 1 ] || die "usage: build.sh PIECE... (pulumi language-python kubernetes-provider command-provider kubernetes etcd kwok actionlint confighub-sdk)"
   for piece in "$@"; do
     case "$piece" in
       pulumi) build_pulumi ;;
@@ -210,6 +228,7 @@ main() {
       etcd) build_etcd ;;
       kwok) build_kwok ;;
       actionlint) build_actionlint ;;
+      confighub-sdk) build_confighub_sdk ;;
       *) die "unknown piece '$piece'" ;;
     esac
   done

@@ -14,7 +14,7 @@ _traderx_env() {
   mode=$(cat "$TRADERX_CACHE/toolchain-mode" 2>/dev/null || echo built)
   if [ "$mode" = built ]; then
     local d
-    for d in "$PULUMI_DIR" "$KUBERNETES_DIR" "$ETCD_DIR" "$KWOK_DIR" "$ACTIONLINT_DIR"; do
+    for d in "$PULUMI_DIR" "$KUBERNETES_DIR" "$ETCD_DIR" "$KWOK_DIR" "$ACTIONLINT_DIR" "$CONFIGHUB_SDK_BIN_DIR"; do
       case ":$PATH:" in *":$d/bin:"*) ;; *) PATH="$d/bin:$PATH" ;; esac
     done
     export PATH
@@ -22,7 +22,7 @@ _traderx_env() {
   else
     # Ambient Pulumi install: keep the user's PATH and PULUMI_HOME; still use our cluster bins.
     local d
-    for d in "$KUBERNETES_DIR" "$ETCD_DIR" "$KWOK_DIR" "$ACTIONLINT_DIR"; do
+    for d in "$KUBERNETES_DIR" "$ETCD_DIR" "$KWOK_DIR" "$ACTIONLINT_DIR" "$CONFIGHUB_SDK_BIN_DIR"; do
       case ":$PATH:" in *":$d/bin:"*) ;; *) PATH="$d/bin:$PATH" ;; esac
     done
     export PATH

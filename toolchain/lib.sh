@@ -21,6 +21,7 @@ KUBERNETES_DIR="$TRADERX_CACHE/kubernetes-$KUBERNETES_VERSION"
 ETCD_DIR="$TRADERX_CACHE/etcd-$ETCD_VERSION"
 KWOK_DIR="$TRADERX_CACHE/kwok-$KWOK_VERSION"
 ACTIONLINT_DIR="$TRADERX_CACHE/actionlint-$ACTIONLINT_VERSION"
+CONFIGHUB_SDK_BIN_DIR="$TRADERX_CACHE/confighub-sdk-${CONFIGHUB_SDK_COMMIT:0:12}"
 # Pulumi's own home (plugin registry, credentials of the file backend) for this toolchain.
 PULUMI_HOME_DIR="$TRADERX_CACHE/pulumi-home-$PULUMI_VERSION"
 # Local cluster state (kwokctl's workdir) lives outside the repository too.

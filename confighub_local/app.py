@@ -15,7 +15,14 @@ from confighub_local.context import ServerState
 from confighub_local.db import Store
 from confighub_local.db.store import new_id, now
 from confighub_local.faults import FaultConfig, FaultMiddleware, Faults
-from confighub_local.middleware import AuthMiddleware
+from confighub_local.middleware import (
+    DEFAULT_MAX_BODY_BYTES,
+    AuthMiddleware,
+    BodyLimitMiddleware,
+    CatchAllMiddleware,
+    UuidCaseMiddleware,
+)
+from confighub_local.private_files import ensure_db_file
 from confighub_local.reaper import Reaper
 from confighub_local.routes import (
     bulk,
@@ -42,6 +49,7 @@ class Settings:
     ready_timeout: float = 120.0
     faults: FaultConfig | None = None
     operation_timeout: float = 1800.0  # an open operation older than this is Failed
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES  # larger request bodies get 413
 
 
 def default_db() -> str:
@@ -99,11 +107,12 @@ def _bootstrap_org(store: Store) -> tuple[str, str]:
 
 
 def create_app(settings: Settings) -> FastAPI:
+    ensure_db_file(settings.db)  # 0600, created exclusively (private_files.py)
     store = Store(settings.db)
     if settings.token:
         token = settings.token
     else:
-        token, _ = load_or_create_token(settings.token_file, settings.db, settings.port)
+        token, _ = load_or_create_token(settings.token_file, settings.db, settings.port, store)
     org_id, user_id = _bootstrap_org(store)
     state = ServerState(store=store, token=token, org_id=org_id, user_id=user_id)
     app = FastAPI(title="confighub-local", docs_url=None, redoc_url=None, openapi_url=None)
@@ -130,7 +139,10 @@ def create_app(settings: Settings) -> FastAPI:
     app.router.on_shutdown.append(reaper.shutdown)
     if settings.kubeconfig:
         _embed_workers(app, state, settings)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(AuthMiddleware, state=state)
+    app.add_middleware(UuidCaseMiddleware)
+    app.add_middleware(CatchAllMiddleware)
     faults = Faults(settings.faults)
     state.extras["faults"] = faults
     app.add_middleware(FaultMiddleware, faults=faults, token=token)

@@ -16,6 +16,8 @@ from confighub_local import operations
 from confighub_local.app import Settings, create_app, default_db
 from confighub_local.context import ServerState
 from confighub_local.faults import FaultConfig, FaultRule, parse_config
+from confighub_local.middleware import DEFAULT_MAX_BODY_BYTES
+from confighub_local.private_files import UnsafeFile
 
 cli = typer.Typer(add_completion=False, help="Local ConfigHub-compatible server.")
 
@@ -53,6 +55,10 @@ def serve(
         float, typer.Option(help="seconds after which an unfinished operation is Failed")
     ] = 1800.0,
     log_level: Annotated[str, typer.Option(help="log level")] = "warning",
+    max_body_bytes: Annotated[
+        int,
+        typer.Option(envvar="CONFIGHUB_MAX_BODY_BYTES", min=1024, help="larger bodies get 413"),
+    ] = DEFAULT_MAX_BODY_BYTES,
 ) -> None:
     """Serve the API under /api until interrupted."""
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(name)s %(message)s")
@@ -64,6 +70,7 @@ def serve(
         kubeconfig=str(kubeconfig) if kubeconfig else None,
         ready_timeout=ready_timeout,
         operation_timeout=operation_timeout,
+        max_body_bytes=max_body_bytes,
         faults=_faults(
             faults_json,
             fault_route,
@@ -74,7 +81,11 @@ def serve(
             fault_drop_rate,
         ),
     )
-    app = create_app(settings)
+    try:
+        app = create_app(settings)
+    except UnsafeFile as exc:  # a token/DB path someone else could control: say so, no trace
+        typer.echo(f"confighub-local: {exc}", err=True)
+        raise typer.Exit(2) from None
     config = uvicorn.Config(
         app,
         host=host,

@@ -73,3 +73,9 @@ def _trigger(st: ServerState, space: Doc | None, doc: Doc, old: Doc | None) -> N
         raise ApiError(400, f"Trigger.FunctionName {name!r} is not a known function")
     doc.setdefault("Validating", REGISTRY[name].signature.get("Validating", False))
     doc.setdefault("Disabled", False)
+    if doc.get("WhereUnit"):
+        # checked now so that a stored expression can never fail the space's unit writes later
+        try:
+            compile_where(doc["WhereUnit"], "Unit")
+        except WhereError as exc:
+            raise ApiError(400, f"Trigger.WhereUnit is invalid: {exc}") from None

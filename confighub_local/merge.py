@@ -13,6 +13,8 @@ from typing import Any
 
 import yaml
 
+from confighub_local import unit_yaml
+
 _ABSENT = object()
 
 
@@ -21,10 +23,11 @@ class MergeConflict(Exception):
 
 
 def load_docs(data: bytes) -> list[Any]:
+    """Unit data as documents, parsed within unit_yaml's limits (size, depth, nodes, aliases)."""
     try:
-        return [d for d in yaml.safe_load_all(data.decode() or "") if d is not None]
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise MergeConflict(f"config data is not valid YAML: {exc}") from None
+        return unit_yaml.load_docs(data)
+    except unit_yaml.YamlLimitError as exc:
+        raise MergeConflict(str(exc)) from None
 
 
 def dump_docs(docs: list[Any]) -> bytes:

@@ -1,17 +1,27 @@
 """Validating triggers: on every new revision, run the space's enabled validating Mutation
-triggers; failures become ApplyGates on the unit, and apply refuses a gated unit."""
+triggers; failures become ApplyGates on the unit, and apply refuses a gated unit.
+
+Unit data is parsed with the bounded YAML loader, so a trigger walks bounded data. Anything that
+keeps a trigger from deciding (data it cannot read, a WhereUnit stored before write-time checks
+existed, an error inside the function) gates the unit: the write succeeds, apply is refused
+until the data is fixed, and no write ever fails with a 500 because of a trigger.
+"""
 
 from __future__ import annotations
 
+import logging
+
 from confighub_local.context import ServerState
 from confighub_local.db.store import Doc
-from confighub_local.functions.k8s import FunctionError
 from confighub_local.functions.registry import REGISTRY
 from confighub_local.merge import MergeConflict, load_docs
 from confighub_local.where import WhereError, compile_where
 
+log = logging.getLogger("confighub_local")
 
-def _applies(st: ServerState, trigger: Doc, unit: Doc) -> bool:
+
+def _applies(st: ServerState, trigger: Doc, unit: Doc) -> bool | None:
+    """Whether the trigger selects this unit; None when its WhereUnit cannot be evaluated."""
     if trigger.get("Disabled") or trigger.get("Event") not in ("Mutation", "PostClone"):
         return False
     if trigger.get("ToolchainType") not in (None, "", unit.get("ToolchainType")):
@@ -22,7 +32,7 @@ def _applies(st: ServerState, trigger: Doc, unit: Doc) -> bool:
     try:
         clause = compile_where(where, "Unit")
     except WhereError:
-        return False
+        return None
     rows = st.store.select(
         "Unit",
         where_sql=f"e.id = ? AND ({clause.sql})",
@@ -38,13 +48,23 @@ def evaluate(st: ServerState, unit: Doc, data: bytes) -> dict[str, bool]:
     triggers = st.store.select("Trigger", space_id=unit["SpaceID"])
     for trigger in triggers:
         fn = REGISTRY.get(trigger.get("FunctionName", ""))
-        if fn is None or not _applies(st, trigger, unit):
+        if fn is None:
+            continue
+        key = f"{trigger['Slug']}/{trigger['FunctionName']}"
+        applies = _applies(st, trigger, unit)
+        if applies is None:
+            gates[key] = True
+            continue
+        if not applies:
             continue
         args = [a.get("Value") for a in trigger.get("Arguments") or [] if isinstance(a, dict)]
-        key = f"{trigger['Slug']}/{trigger['FunctionName']}"
         try:
             result = fn.impl(load_docs(data), args)
-        except (FunctionError, MergeConflict):
+        except MergeConflict:
+            gates[key] = True
+            continue
+        except Exception:  # a function failing on odd data gates the unit; it never fails the write
+            log.warning("trigger %s failed on unit %s", key, unit.get("Slug"), exc_info=True)
             gates[key] = True
             continue
         if fn.signature.get("Validating") and not result.passed:

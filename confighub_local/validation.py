@@ -25,6 +25,7 @@ from pydantic import (
 from confighub_local.errors import ApiError
 from confighub_local.schema_fields import FIELDS
 
+MAX_DEPTH = 64  # nesting of a body's objects and arrays (SQLite's JSON functions stop at 1000)
 SLUG_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"
 
 _TYPES: dict[str, Any] = {
@@ -65,6 +66,8 @@ def validate_body(kind: str, body: Any, *, required: tuple[str, ...] = ()) -> di
         body = {}
     if not isinstance(body, dict):
         raise ApiError(400, f"request body for {kind} must be a JSON object")
+    if _depth(body) > MAX_DEPTH:
+        raise ApiError(400, f"request body for {kind} nests deeper than {MAX_DEPTH} levels")
     try:
         parsed = model_for(kind).model_validate(body)
     except ValidationError as exc:
@@ -82,10 +85,25 @@ def validate_body(kind: str, body: Any, *, required: tuple[str, ...] = ()) -> di
         if value is None:
             continue
         if tname == "uuid" and value != "":
-            check_uuid(value, f"{kind}.{name}")
+            out[name] = check_uuid(value, f"{kind}.{name}")  # stored lower case
         if tname == "base64":
             decode_b64(value, f"{kind}.{name}")
     return out
+
+
+def _depth(value: Any) -> int:
+    """Nesting depth of JSON data, without recursion."""
+    deepest = 0
+    stack = [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, level)
+            if level > MAX_DEPTH:
+                break
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, level + 1) for child in children)
+    return deepest
 
 
 def check_uuid(value: str, what: str) -> str:

@@ -4,15 +4,25 @@
 entities (`Space.Labels.x`, `UpstreamUnit.HeadRevisionNum`); attribute-to-attribute comparisons;
 `IN (...)`, `LIKE`/`ILIKE`/`~~`, regexes `~ ~* !~ !~*`, array `?` and `LEN()`, `IS [NOT] NULL`,
 `IS [NOT] TRUE|FALSE`. Every error names the offending token and its position.
+
+Everything that could fail when the SQL runs is checked here instead, so a stored expression
+(Filter.Where, Trigger.WhereUnit) that parsed once can never fail later: integer literals fit
+64 bits, UUID and time literals parse (and are normalised: UUIDs compare case-insensitively),
+literal patterns compile, and the expression stays within the size limits below (SQLite's own
+limits, such as its expression depth of 1000, would otherwise surface as errors at run time).
+Patterns follow PostgreSQL (see pgpattern.py) and run on a linear-time engine.
 """
 
 from __future__ import annotations
 
 import re
+import uuid
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from confighub_local.attributes import ATTRIBUTES, AttrType
+from confighub_local.pgpattern import PatternError, compile_like, compile_regex
 
 ALIAS = "e"
 
@@ -27,6 +37,11 @@ _TOKEN = re.compile(
     """,
     re.VERBOSE,
 )
+MAX_LENGTH = 65536  # characters in one expression
+MAX_CLAUSES = 200  # AND-joined clauses
+MAX_IN_VALUES = 1000  # literals in one IN (...)
+INT64 = (-(2**63), 2**63 - 1)
+
 _KEYWORDS = {"AND", "IN", "NOT", "LIKE", "ILIKE", "IS", "NULL", "TRUE", "FALSE", "LEN", "OR"}
 
 
@@ -186,6 +201,11 @@ class _Parser:
         parts: list[str] = []
         params: list[Any] = []
         while True:
+            if len(parts) == MAX_CLAUSES:
+                raise WhereError(
+                    f"too many clauses: more than {MAX_CLAUSES} AND-joined clauses "
+                    f"(at position {self.peek().pos})"
+                )
             sql, p = self.clause()
             parts.append(sql)
             params.extend(p)
@@ -268,19 +288,19 @@ class _Parser:
                 f"EXISTS (SELECT 1 FROM json_each({left.alias}.doc, ?) WHERE value = {rhs})",
                 [left.array_attr, *right.params],
             )
-        if op in ("LIKE", "~~"):
-            return f"{lhs} LIKE {rhs}", params
-        if op in ("NOT LIKE", "!~~"):
-            return f"{lhs} NOT LIKE {rhs}", params
-        if op == "ILIKE":
-            return f"lower({lhs}) LIKE lower({rhs})", params
-        if op == "NOT ILIKE":
-            return f"lower({lhs}) NOT LIKE lower({rhs})", params
+        if op in ("LIKE", "~~", "NOT LIKE", "!~~", "ILIKE", "NOT ILIKE"):
+            negate = "NOT " if op.startswith(("NOT", "!")) else ""
+            ci = 1 if "ILIKE" in op else 0
+            return f"{negate}pg_like({lhs}, {rhs}, {ci})", params
         if op in ("~", "~*", "!~", "!~*"):
-            pattern = rhs if "*" not in op else f"'(?i)' || {rhs}"
             negate = "NOT " if op.startswith("!") else ""
-            return f"{negate}regexp({pattern}, {lhs})", [*right.params, *left.params]
+            ci = 1 if "*" in op else 0
+            return f"{negate}pg_regex({lhs}, {rhs}, {ci})", params
         sql_op = "!=" if op == "<>" else op
+        if left.type == "uuid" and not right.is_literal and right.type != "uuid":
+            return f"lower({lhs}) {sql_op} lower({rhs})", params
+        if right.type == "uuid" and not left.is_literal and left.type != "uuid":
+            return f"lower({lhs}) {sql_op} lower({rhs})", params
         return f"{lhs} {sql_op} {rhs}", params
 
     def in_list(self, left: Operand, op: str) -> tuple[str, list[Any]]:
@@ -289,6 +309,10 @@ class _Parser:
             raise self.fail(opener, "'(' after IN")
         values: list[Operand] = []
         while True:
+            if len(values) == MAX_IN_VALUES:
+                raise WhereError(
+                    f"IN list at position {opener.pos} has more than {MAX_IN_VALUES} values"
+                )
             value = self.operand()
             if not value.is_literal:
                 raise self.fail(value.token, "a literal inside IN (...)")
@@ -332,14 +356,8 @@ class _Parser:
                 f"operator {tok.text!r} at position {tok.pos} is not allowed on integer attribute "
                 f"{left.token.text!r}"
             )
-        if op in ("~", "~*", "!~", "!~*") and right.is_literal:
-            try:
-                re.compile(str(right.value))
-            except re.error as exc:
-                raise WhereError(
-                    f"invalid regular expression {right.token.text} at position "
-                    f"{right.token.pos}: {exc}"
-                ) from None
+        if right.is_literal and isinstance(right.value, str):
+            self.check_pattern(op, right)
         rtype = right.type
         stringy = {"str", "uuid", "time"}
         ok = (
@@ -355,6 +373,25 @@ class _Parser:
                 f"{right.token.text!r} at position {right.token.pos} does not match attribute "
                 f"{left.token.text!r}: expected {what}"
             )
+        if right.is_literal and op in ("=", "!=", "<>", "<", ">", "<=", ">="):
+            if ltype == "uuid":
+                right.params[0] = right.value = _uuid_literal(right)
+            elif ltype == "time":
+                right.params[0] = right.value = _time_literal(right)
+
+    def check_pattern(self, op: str, right: Operand) -> None:
+        """Literal LIKE/regex patterns must compile now, not fail when the SQL runs."""
+        regex = op in ("~", "~*", "!~", "!~*")
+        try:
+            if regex:
+                compile_regex(str(right.value), "*" in op)
+            elif op in ("LIKE", "~~", "NOT LIKE", "!~~", "ILIKE", "NOT ILIKE"):
+                compile_like(str(right.value), "ILIKE" in op)
+        except PatternError as exc:
+            what = "regular expression" if regex else "LIKE pattern"
+            raise WhereError(
+                f"invalid {what} {right.token.text} at position {right.token.pos}: {exc}"
+            ) from None
 
     def operand(self) -> Operand:
         tok = self.next()
@@ -364,7 +401,13 @@ class _Parser:
         if tok.kind == "number":
             if "." in tok.text:
                 raise WhereError(f"{tok.text!r} at position {tok.pos}: only integers are supported")
-            return Operand("?", [int(tok.text)], "int", tok, is_literal=True, value=int(tok.text))
+            number = int(tok.text) if len(tok.text) <= 20 else INT64[1] + 1
+            if not INT64[0] <= number <= INT64[1]:
+                raise WhereError(
+                    f"integer {tok.text[:30]!r} at position {tok.pos} is out of range "
+                    "for a 64-bit integer"
+                )
+            return Operand("?", [number], "int", tok, is_literal=True, value=number)
         if tok.kind == "kw" and tok.upper in ("TRUE", "FALSE"):
             truth = 1 if tok.upper == "TRUE" else 0
             return Operand("?", [truth], "bool", tok, is_literal=True, value=bool(truth))
@@ -438,20 +481,45 @@ class _Parser:
         )
 
 
+def _uuid_literal(op: Operand) -> str:
+    try:
+        return str(uuid.UUID(str(op.value)))
+    except ValueError:
+        raise WhereError(
+            f"{op.token.text[:60]} at position {op.token.pos} is not a valid UUID"
+        ) from None
+
+
+def _time_literal(op: Operand) -> str:
+    """As stored (RFC 3339, UTC, microseconds), so string order is time order."""
+    try:
+        stamp = datetime.fromisoformat(str(op.value))
+    except ValueError:
+        raise WhereError(
+            f"{op.token.text[:60]} at position {op.token.pos} is not a valid timestamp "
+            "(RFC 3339, e.g. '2026-01-31T12:00:00Z')"
+        ) from None
+    if stamp.tzinfo is None:
+        stamp = stamp.replace(tzinfo=UTC)
+    return stamp.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
 def compile_where(expr: str, kind: str) -> Compiled:
     """Translate an expression for entities of `kind` (SQL alias `e`); raises WhereError."""
+    if len(expr) > MAX_LENGTH:
+        raise WhereError(f"where expression is longer than {MAX_LENGTH} characters")
     return _Parser(expr, kind).parse()
 
 
 def compile_contains(text: str) -> Compiled:
-    """Free-text `contains`: case-insensitive match on Slug, DisplayName and label keys/values."""
-    like = f"%{text.lower()}%"
+    """Free-text `contains`: case-insensitive substring of Slug, DisplayName or a label key or
+    value. The text is matched literally (`%` and `_` are not wildcards)."""
     sql = (
-        "lower(e.slug) LIKE ? OR lower(json_extract(e.doc, '$.DisplayName')) LIKE ? OR EXISTS "
+        "icontains(e.slug, ?) OR icontains(json_extract(e.doc, '$.DisplayName'), ?) OR EXISTS "
         "(SELECT 1 FROM json_each(e.doc, '$.Labels') "
-        "WHERE lower(key) LIKE ? OR lower(value) LIKE ?)"
+        "WHERE icontains(key, ?) OR icontains(value, ?))"
     )
-    return Compiled(sql, [like, like, like, like])
+    return Compiled(sql, [text, text, text, text])
 
 
 def combine(*parts: Compiled) -> Compiled:

@@ -7,16 +7,15 @@ single connection keeps `:memory:` databases (tests) and files (default) on the 
 from __future__ import annotations
 
 import json
-import re
 import sqlite3
 import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from functools import lru_cache
 from typing import Any
 
+from confighub_local import pgpattern
 from confighub_local.db.migrations import migrate
 
 Doc = dict[str, Any]
@@ -36,17 +35,6 @@ def new_id() -> str:
     return str(uuid.uuid4())
 
 
-@lru_cache(maxsize=512)
-def _compile(pattern: str) -> re.Pattern[str]:
-    return re.compile(pattern)
-
-
-def _regexp(pattern: str | None, value: Any) -> int | None:
-    if pattern is None or value is None:
-        return None
-    return 1 if _compile(pattern).search(str(value)) else 0
-
-
 class Store:
     """The server's only access to SQLite."""
 
@@ -54,7 +42,7 @@ class Store:
         self.path = path
         self._lock = threading.RLock()
         self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        self._conn.create_function("regexp", 2, _regexp, deterministic=True)
+        pgpattern.install(self._conn)  # bounded (RE2) regex, LIKE, ILIKE, contains
         if path != ":memory:":
             self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=FULL")

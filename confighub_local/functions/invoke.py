@@ -1,10 +1,18 @@
 """Invoke functions over units: parse each unit's YAML, run the chain, write a new revision when
-a mutating function changed the data, and report per-unit FunctionInvocationsResponse."""
+a mutating function changed the data, and report per-unit FunctionInvocationsResponse.
+
+Functions work on bounded data (unit_yaml's limits) and within budgets: a unit whose result is
+larger than the data limit or whose outputs exceed MAX_OUTPUT_BYTES fails with a 400 entry, and
+once an invocation has used TIME_BUDGET_S or produced MAX_RESPONSE_BYTES the remaining units are
+reported as not run (207). A function that fails on odd data fails that unit, never the request.
+"""
 
 from __future__ import annotations
 
 import copy
 import json
+import logging
+import time
 from typing import Any
 
 from confighub_local.context import ServerState
@@ -13,7 +21,14 @@ from confighub_local.errors import ApiError
 from confighub_local.functions.k8s import FunctionError
 from confighub_local.functions.registry import REGISTRY, Function, Result
 from confighub_local.merge import MergeConflict, dump_docs, load_docs
+from confighub_local.unit_yaml import LIMITS
 from confighub_local.validation import encode_b64
+
+log = logging.getLogger("confighub_local")
+
+TIME_BUDGET_S = 10.0  # one invocation request, all units
+MAX_OUTPUT_BYTES = 1024 * 1024  # one unit's Outputs, as JSON
+MAX_RESPONSE_BYTES = 64 * 1024 * 1024  # ConfigData and Outputs of all units together
 
 
 def signatures() -> dict[str, dict[str, Any]]:
@@ -79,13 +94,23 @@ def run_chain(
     outputs: dict[str, Any] = {}
     failures: list[str] = []
     for name, fn, args in chain:
-        result: Result = fn.impl(docs, args)
+        try:
+            result: Result = fn.impl(docs, args)
+        except (FunctionError, MergeConflict):
+            raise
+        except Exception as exc:  # odd data (an env that is not a list, ...) fails this unit
+            log.info("function %s failed: %r", name, exc)
+            raise FunctionError(f"{name} cannot process this data ({type(exc).__name__})") from None
         docs = result.docs
         if result.output is not None:
             outputs[name] = result.output
         if not result.passed:
             failures.extend(f"{name}: {m}" for m in result.messages or ("failed",))
     new = data if docs == original else dump_docs(docs)
+    if len(new) > LIMITS.max_bytes:
+        raise FunctionError(
+            f"result is {len(new)} bytes, over the data size limit of {LIMITS.max_bytes} bytes"
+        )
     return new, outputs, failures
 
 
@@ -100,6 +125,8 @@ def invoke(
     )
     results = []
     all_ok = True
+    deadline = time.monotonic() + TIME_BUDGET_S
+    produced = 0
     for unit in targets:
         entry: dict[str, Any] = {
             "UnitID": unit["UnitID"],
@@ -108,9 +135,28 @@ def invoke(
             "SpaceSlug": unit.get("SpaceSlug", ""),
             "OrganizationID": unit["OrganizationID"],
         }
+        budget = _over_budget(deadline, produced)
+        if budget:
+            all_ok = False
+            entry.update(
+                Success=False,
+                Error={
+                    "Message": f"unit {unit['Slug']}: not run: {budget}",
+                    "Status": 429,
+                    "Type": "BudgetExhausted",
+                },
+            )
+            results.append(entry)
+            continue
         try:
             old = units.unit_data(unit)
             new, outputs, failures = run_chain(old, chain)
+            encoded = {k: json.dumps(v, default=str) for k, v in outputs.items()}
+            size = sum(len(v) for v in encoded.values())
+            if size > MAX_OUTPUT_BYTES:
+                raise FunctionError(
+                    f"outputs are {size} bytes, over the limit of {MAX_OUTPUT_BYTES} bytes"
+                )
         except (FunctionError, MergeConflict) as exc:
             all_ok = False
             entry.update(
@@ -123,7 +169,8 @@ def invoke(
             )
             results.append(entry)
             continue
-        entry["Outputs"] = {k: json.dumps(v) for k, v in outputs.items()}
+        entry["Outputs"] = encoded
+        produced += size + len(new) * 4 // 3
         if failures:
             all_ok = False
             entry["Error"] = {
@@ -142,3 +189,11 @@ def invoke(
         entry["ConfigData"] = encode_b64(new)
         results.append(entry)
     return (200 if all_ok else 207), results
+
+
+def _over_budget(deadline: float, produced: int) -> str:
+    if time.monotonic() > deadline:
+        return f"the invocation's time budget of {TIME_BUDGET_S:g} s is used up"
+    if produced > MAX_RESPONSE_BYTES:
+        return f"the invocation's response budget of {MAX_RESPONSE_BYTES} bytes is used up"
+    return ""

@@ -15,6 +15,8 @@ import logging
 import time
 from typing import Any
 
+import yaml
+
 from confighub_local.context import ServerState
 from confighub_local.db.store import Doc
 from confighub_local.errors import ApiError
@@ -85,6 +87,15 @@ def parse_request(body: Any) -> list[tuple[str, Function, list[Any]]]:
     return chain
 
 
+def _dump(docs: list[Any]) -> bytes:
+    """libyaml's emitter when present: PyYAML's own takes seconds over a multi-MB scalar."""
+    dumper = getattr(yaml, "CSafeDumper", None)
+    if dumper is None:  # pragma: no cover - PyYAML without libyaml
+        return dump_docs(docs)
+    text = yaml.dump_all(docs, Dumper=dumper, sort_keys=False, default_flow_style=False)
+    return text.encode()
+
+
 def run_chain(
     data: bytes, chain: list[tuple[str, Function, list[Any]]]
 ) -> tuple[bytes, dict[str, Any], list[str]]:
@@ -106,7 +117,7 @@ def run_chain(
             outputs[name] = result.output
         if not result.passed:
             failures.extend(f"{name}: {m}" for m in result.messages or ("failed",))
-    new = data if docs == original else dump_docs(docs)
+    new = data if docs == original else _dump(docs)
     if len(new) > LIMITS.max_bytes:
         raise FunctionError(
             f"result is {len(new)} bytes, over the data size limit of {LIMITS.max_bytes} bytes"

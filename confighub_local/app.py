@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -107,6 +108,9 @@ def _bootstrap_org(store: Store) -> tuple[str, str]:
 
 
 def create_app(settings: Settings) -> FastAPI:
+    # A request doing CPU-bound work (parsing a large document) holds the GIL; a short switch
+    # interval lets the event loop answer other requests (health checks) within milliseconds.
+    sys.setswitchinterval(0.001)
     ensure_db_file(settings.db)  # 0600, created exclusively (private_files.py)
     store = Store(settings.db)
     if settings.token:
@@ -131,7 +135,7 @@ def create_app(settings: Settings) -> FastAPI:
         app.include_router(router, prefix="/api")
 
     @app.get("/healthz")
-    def healthz() -> dict[str, str]:
+    async def healthz() -> dict[str, str]:  # on the event loop: no thread-pool hop
         return {"status": "ok"}
 
     reaper = Reaper(state, settings.operation_timeout)

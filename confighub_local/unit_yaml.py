@@ -14,19 +14,18 @@ from dataclasses import dataclass
 from typing import Any
 
 import yaml
-from yaml.composer import Composer
-from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
-from yaml.resolver import Resolver
 
-try:  # libyaml's event parser when available (much faster), PyYAML's own otherwise
-    from yaml.cyaml import CParser as _Parser  # type: ignore[attr-defined]
+_EventParser: Any
+try:  # libyaml (C) when available: several times faster than PyYAML's own parser
+    from yaml import CSafeLoader as _SafeLoader
+    from yaml.cyaml import CParser  # type: ignore[attr-defined]
+
+    _EventParser = CParser
 except ImportError:  # pragma: no cover - PyYAML built without libyaml
-    from yaml.parser import Parser as _Parser  # type: ignore[assignment]
-    from yaml.reader import Reader as _Reader
-    from yaml.scanner import Scanner as _Scanner
-else:
-    _Reader = _Scanner = None  # type: ignore[assignment,misc]
+    from yaml import SafeLoader as _SafeLoader  # type: ignore[assignment]
+
+    _EventParser = None
 
 
 @dataclass(frozen=True)
@@ -45,42 +44,45 @@ class YamlLimitError(ValueError):
     """Data that is not YAML, or YAML beyond one of the limits; the message names which."""
 
 
-class _Loader(Composer, _Parser, SafeConstructor, Resolver):
-    """Composer with depth and node counting on top of the (C) event parser."""
+_OPEN = (yaml.SequenceStartEvent, yaml.MappingStartEvent)
+_CLOSE = (yaml.SequenceEndEvent, yaml.MappingEndEvent)
 
-    def __init__(self, text: str, limits: Limits) -> None:
-        if _Reader is not None:  # pure-Python parser stack
-            _Reader.__init__(self, text)  # type: ignore[arg-type]
-            _Scanner.__init__(self)  # type: ignore[arg-type]
-        _Parser.__init__(self, text)
-        Composer.__init__(self)
-        SafeConstructor.__init__(self)
-        Resolver.__init__(self)
-        self.limits = limits
-        self.depth = 0
-        self.nodes = 0
-        self.aliases = 0
 
-    def compose_node(self, parent: Node | None, index: Any) -> Node:
-        if self.check_event(yaml.AliasEvent):
-            self.aliases += 1
-        else:
-            self.nodes += 1
-            if self.nodes > self.limits.max_nodes:
+def _events(text: str) -> Any:
+    """A bare event parser (no composer, no recursion)."""
+    if _EventParser is not None:
+        return _EventParser(text)
+    return yaml.SafeLoader(text)  # pragma: no cover - its parser part only
+
+
+def _scan(text: str, limits: Limits) -> int:
+    """Check depth and node count on the event stream (cheap, iterative, stops at the first
+    violation, before anything is composed); return the number of aliases."""
+    parser = _events(text)
+    depth = nodes = aliases = 0
+    try:
+        while parser.check_event():
+            event = parser.get_event()
+            if isinstance(event, yaml.AliasEvent):
+                aliases += 1
+            elif isinstance(event, _OPEN):
+                nodes += 1
+                depth += 1
+                if depth > limits.max_depth:
+                    raise YamlLimitError(
+                        f"exceeds the YAML depth limit ({limits.max_depth} levels of nesting)"
+                    )
+            elif isinstance(event, _CLOSE):
+                depth -= 1
+            elif isinstance(event, yaml.ScalarEvent):
+                nodes += 1
+            if nodes > limits.max_nodes:
                 raise YamlLimitError(
-                    f"exceeds the YAML node-count limit ({self.limits.max_nodes} nodes)"
+                    f"exceeds the YAML node-count limit ({limits.max_nodes} nodes)"
                 )
-        self.depth += 1
-        try:
-            if self.depth > self.limits.max_depth:
-                raise YamlLimitError(
-                    f"exceeds the YAML depth limit ({self.limits.max_depth} levels of nesting)"
-                )
-            node: Node | None = super().compose_node(parent, index)
-            assert node is not None
-            return node
-        finally:
-            self.depth -= 1
+    finally:
+        parser.dispose()
+    return aliases
 
 
 def _children(node: Node) -> list[Node]:
@@ -140,23 +142,34 @@ def load_docs(data: bytes, limits: Limits = LIMITS) -> list[Any]:
         text = data.decode()
     except UnicodeDecodeError as exc:
         raise YamlLimitError(f"config data is not valid YAML: not UTF-8 ({exc})") from None
-    loader = _Loader(text, limits)
+    try:
+        if not _scan(text, limits):
+            # no alias: the scan's counts are the whole story, and nothing is shared
+            return [d for d in yaml.load_all(text, Loader=_SafeLoader) if d is not None]
+        return _load_with_aliases(text, limits)
+    except YamlLimitError:
+        raise
+    except yaml.YAMLError as exc:
+        raise YamlLimitError(f"config data is not valid YAML: {exc}") from None
+    except (ValueError, TypeError, OverflowError, RecursionError) as exc:
+        # e.g. an integer of more digits than Python converts, an unhashable mapping key
+        detail = f"{type(exc).__name__}: {exc}"
+        raise YamlLimitError(f"config data is not valid YAML: {detail}") from None
+
+
+def _load_with_aliases(text: str, limits: Limits) -> list[Any]:
+    """Compose each document (depth already checked, so the composer's recursion is bounded),
+    measure it with aliases expanded, and only then construct it as a plain tree."""
+    loader = _SafeLoader(text)
     docs: list[Any] = []
-    extra_nodes = extra_bytes = 0
+    nodes = size = 0
     try:
         while loader.check_node():
-            before, written = loader.aliases, loader.nodes
             node = loader.get_node()
-            if node is None or loader.aliases == before:
-                # no alias: the composer's own counts (checked as it read) are the whole story
-                doc = loader.construct_document(node) if node is not None else None
-                if doc is not None:
-                    docs.append(doc)
+            if node is None:
                 continue
             n, b, depth = _measure(node, limits)
-            extra_nodes += n - (loader.nodes - written)  # what aliases add to the document
-            nodes, size = loader.nodes + extra_nodes, len(data) + extra_bytes + b
-            extra_bytes += b
+            nodes, size = nodes + n, size + b
             if depth > limits.max_depth:
                 raise YamlLimitError(
                     f"exceeds the YAML depth limit ({limits.max_depth} levels of nesting, "
@@ -175,15 +188,6 @@ def load_docs(data: bytes, limits: Limits = LIMITS) -> list[Any]:
             doc = _tree(loader.construct_document(node))
             if doc is not None:
                 docs.append(doc)
-    except YamlLimitError:
-        raise
-    except yaml.YAMLError as exc:
-        raise YamlLimitError(f"config data is not valid YAML: {exc}") from None
-    except (ValueError, TypeError, OverflowError, RecursionError) as exc:
-        # e.g. an integer of more digits than Python converts, an unhashable mapping key
-        raise YamlLimitError(
-            f"config data is not valid YAML: {type(exc).__name__}: {exc}"
-        ) from None
     finally:
         loader.dispose()
     return docs

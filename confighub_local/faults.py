@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import json
 import random
-import re
 import threading
 from typing import Any, Literal
 
@@ -18,6 +17,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from confighub_local.auth import bearer, same
 from confighub_local.errors import error_body
+from confighub_local.pgpattern import PatternError, compile_perl
 
 ADMIN_PATH = "/_admin/faults"
 
@@ -43,8 +43,8 @@ class FaultRule(BaseModel):
     @classmethod
     def _regex(cls, value: str) -> str:
         try:
-            re.compile(value)
-        except re.error as exc:
+            compile_perl(value)  # RE2: a route regex cannot stall the event loop
+        except PatternError as exc:
             raise ValueError(f"route is not a valid regex: {exc}") from None
         return value
 
@@ -76,7 +76,7 @@ class Faults:
             for rule in self.config.rules:
                 if rule.methods and method.upper() not in [m.upper() for m in rule.methods]:
                     continue
-                if not re.search(rule.route, path):
+                if compile_perl(rule.route).search(path) is None:
                     continue
                 if rule.times is not None and rule.times <= 0:
                     continue

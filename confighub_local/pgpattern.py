@@ -267,6 +267,19 @@ def compile_regex(pattern: str, case_insensitive: bool) -> Any:
         raise PatternError(f"invalid regular expression: {detail}") from None
 
 
+@lru_cache(maxsize=256)
+def compile_perl(pattern: str) -> Any:
+    """A plain RE2 (Perl-like, as Python's `re`) pattern, for the server's own configuration
+    (fault-injection routes): linear time too."""
+    opts = _options(False)
+    opts.dot_nl = False
+    try:
+        return re2.compile(pattern, opts)
+    except re2.error as exc:
+        detail = exc.args[0].decode() if exc.args and isinstance(exc.args[0], bytes) else exc
+        raise PatternError(f"invalid regular expression: {detail}") from None
+
+
 @lru_cache(maxsize=1024)
 def compile_like(pattern: str, case_insensitive: bool) -> Any:
     if len(pattern) > MAX_PATTERN:

@@ -3,13 +3,15 @@ triggers; failures become ApplyGates on the unit, and apply refuses a gated unit
 
 Unit data is parsed with the bounded YAML loader, so a trigger walks bounded data. Anything that
 keeps a trigger from deciding (data it cannot read, a WhereUnit stored before write-time checks
-existed, an error inside the function) gates the unit: the write succeeds, apply is refused
-until the data is fixed, and no write ever fails with a 500 because of a trigger.
+existed, an error inside the function, the write's time budget used up) gates the unit: the
+write succeeds, apply is refused until the data is fixed, and no write fails because of a
+trigger.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 
 from confighub_local.context import ServerState
 from confighub_local.db.store import Doc
@@ -18,6 +20,8 @@ from confighub_local.merge import MergeConflict, load_docs
 from confighub_local.where import WhereError, compile_where
 
 log = logging.getLogger("confighub_local")
+
+TIME_BUDGET_S = 2.0  # all triggers of one write; triggers not reached in time gate the unit
 
 
 def _applies(st: ServerState, trigger: Doc, unit: Doc) -> bool | None:
@@ -46,11 +50,15 @@ def evaluate(st: ServerState, unit: Doc, data: bytes) -> dict[str, bool]:
     """ApplyGates for this data: '<trigger slug>/<function>' -> True for each failing trigger."""
     gates: dict[str, bool] = {}
     triggers = st.store.select("Trigger", space_id=unit["SpaceID"])
+    deadline = time.monotonic() + TIME_BUDGET_S
     for trigger in triggers:
         fn = REGISTRY.get(trigger.get("FunctionName", ""))
         if fn is None:
             continue
         key = f"{trigger['Slug']}/{trigger['FunctionName']}"
+        if time.monotonic() > deadline:
+            gates[key] = True  # not evaluated within the budget: refuse apply, not the write
+            continue
         applies = _applies(st, trigger, unit)
         if applies is None:
             gates[key] = True

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -197,3 +198,19 @@ def test_generated_entity_bodies(
         body["Slug"] = slug("gen")
     resp = hostile.send("POST", f"/space/{space['SpaceID']}/{kind}", json=body)
     assert resp.status_code in (200, 400, 409)
+
+
+def test_fault_route_regex_cannot_stall(server: ServerProcess) -> None:
+    admin = f"{server.url}/_admin/faults"
+    headers = {"Authorization": f"Bearer {server.token}"}
+    rules = {"rules": [{"route": "(a+)+$", "latency_ms": 1}]}
+    assert httpx.put(admin, json=rules, headers=headers).status_code == 200
+    try:
+        with health_probe(server.url):
+            start = time.perf_counter()
+            resp = httpx.get(f"{server.api}/{'a' * 40}!", headers=headers, timeout=20)
+            assert resp.status_code == 404 and time.perf_counter() - start < 1.0
+        bad = {"rules": [{"route": "(a)\\1"}]}
+        assert httpx.put(admin, json=bad, headers=headers).status_code == 400
+    finally:
+        httpx.delete(admin, headers=headers)

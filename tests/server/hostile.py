@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import os
 import socket
 import sqlite3
 import tempfile
@@ -27,8 +28,15 @@ import httpx
 from tests.support.server import ServerProcess
 
 MAX_SECONDS = 1.0
+# CONFIGHUB_HOSTILE_SCALE=10 runs ten times the generated examples (a deeper search than CI's)
+_SCALE = float(os.environ.get("CONFIGHUB_HOSTILE_SCALE", "1"))
 MAX_HEALTH_SECONDS = 0.1
 FROZEN_SECONDS = 0.5
+
+
+def examples(n: int) -> int:
+    """Hypothesis example count, scaled by CONFIGHUB_HOSTILE_SCALE."""
+    return max(1, int(n * _SCALE))
 
 
 @contextlib.contextmanager

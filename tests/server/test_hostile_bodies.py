@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from tests.server.helpers import b64, new_space, ok, slug
 from tests.server.hostile import (
     Hostile,
+    examples,
     health_probe,
     http_request,
     own_server,
@@ -186,7 +187,9 @@ _VALUES = st.one_of(
 
 
 @settings(
-    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=examples(150),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 @given(data=st.data(), kind=st.sampled_from(sorted(_FIELDS)))
 def test_generated_entity_bodies(

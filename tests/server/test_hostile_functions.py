@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.server.helpers import new_space, new_unit, ok
-from tests.server.hostile import Hostile, own_server
+from tests.server.hostile import Hostile, examples, own_server
 from tests.support.server import ServerProcess
 
 DEPLOYMENT = """apiVersion: apps/v1
@@ -134,7 +134,9 @@ _ARG = st.one_of(
 
 
 @settings(
-    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=examples(150),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 @given(
     name=st.sampled_from(FUNCTIONS),
@@ -164,7 +166,9 @@ def test_generated_function_arguments(
 
 
 @settings(
-    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=examples(40),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 @given(
     body=st.one_of(

@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from confighub_local.pgpattern import PatternError, compile_like, compile_regex
+from tests.server.hostile import examples
 
 # -- PostgreSQL's LIKE, checked against a reference --------------------------------------------
 
@@ -36,7 +37,7 @@ def _reference_like(value: str, pattern: str, ci: bool) -> bool:
 _ALPHABET = st.sampled_from(list("ab%_\\Ää\nß.*"))
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(
     value=st.text(_ALPHABET, max_size=8), pattern=st.text(_ALPHABET, max_size=6), ci=st.booleans()
 )
@@ -53,7 +54,7 @@ _RE_COMMON = st.lists(
 ).map("".join)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(pattern=_RE_COMMON, value=st.text(st.sampled_from(list("ab\nc")), max_size=10))
 def test_regex_agrees_with_backtracking_engine_where_syntax_is_shared(
     pattern: str, value: str

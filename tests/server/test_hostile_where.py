@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from tests.server.helpers import b64, new_space, new_unit, ok, slug
 from tests.server.hostile import (
     Hostile,
+    examples,
     health_probe,
     http_request,
     own_server,
@@ -222,7 +223,9 @@ _EXPRESSIONS = st.one_of(
 
 
 @settings(
-    max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=examples(120),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 @given(where=_EXPRESSIONS, kind=st.sampled_from(["unit", "space", "filter", "trigger"]))
 def test_generated_where_expressions(hostile: Hostile, where: str, kind: str) -> None:

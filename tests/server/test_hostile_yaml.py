@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.server.helpers import b64, new_space, new_unit, ok, slug
-from tests.server.hostile import Hostile, health_probe, own_server
+from tests.server.hostile import Hostile, examples, health_probe, own_server
 from tests.support.server import ServerProcess
 
 
@@ -167,7 +167,9 @@ _values = st.recursive(
 
 
 @settings(
-    max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=examples(80),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 @given(text=_YAMLISH)
 def test_generated_yaml_text(hostile: Hostile, space: dict[str, Any], text: str) -> None:
@@ -176,7 +178,9 @@ def test_generated_yaml_text(hostile: Hostile, space: dict[str, Any], text: str)
 
 
 @settings(
-    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=examples(40),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 @given(doc=st.dictionaries(st.text(min_size=1, max_size=8), _values, min_size=1, max_size=5))
 def test_generated_mappings_are_accepted(

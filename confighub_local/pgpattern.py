@@ -212,6 +212,7 @@ def regex_to_re2(pattern: str) -> tuple[str, dict[str, bool]]:
     expanded = bool(flags.get("x"))
     out = ["(?m)" if anchors_multiline else ""]
     i = 0
+    after_constraint = False  # PostgreSQL refuses a quantifier on ^ $ \A \Z \y \Y
     while i < len(pattern):
         ch = pattern[i]
         if expanded and ch in " \t\n\r\f\v":
@@ -221,8 +222,12 @@ def regex_to_re2(pattern: str) -> tuple[str, dict[str, bool]]:
             end = pattern.find("\n", i)
             i = len(pattern) if end < 0 else end + 1
             continue
+        if ch in "*+?{" and after_constraint:
+            raise PatternError(f"quantifier operand invalid at position {i}")
+        after_constraint = ch in "^$"
         if ch == "\\":
             text, i = _escape(pattern, i + 1, False)
+            after_constraint = text in _CONSTRAINT.values()
             out.append(text)
             continue
         if ch == "[":

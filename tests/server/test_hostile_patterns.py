@@ -105,6 +105,9 @@ def test_postgresql_regex_syntax(pattern: str, value: str, ci: bool, matches: bo
         (r"\q", "invalid escape"),
         ("(?b)a", "flavours"),
         ("a" * 5000, "longer than"),
+        ("^*", "quantifier operand invalid"),
+        (r"a\y+", "quantifier operand invalid"),
+        ("${2}", "quantifier operand invalid"),
     ],
 )
 def test_unsupported_or_invalid_patterns_are_refused(pattern: str, needle: str) -> None:

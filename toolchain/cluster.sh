@@ -1,10 +1,17 @@
 #!/usr/bin/env bash
 # The local Kubernetes cluster: kwokctl's binary runtime on the locally built etcd,
 # kube-apiserver, kube-controller-manager, kube-scheduler and kwok controller, with one fake
-# node on which kwok's default stages make pods Running/Ready (so Deployments turn Available).
-#   cluster.sh up      start (no-op when already healthy; recreates after a crash); prints the kubeconfig path
+# node on which kwok's stages make pods Running/Ready (so Deployments turn Available).
+#   cluster.sh up [--readiness MODE]  start (no-op when already healthy in that mode; recreates
+#                      after a crash); prints the kubeconfig path
 #   cluster.sh down    delete it and make sure no process of it is left
-#   cluster.sh status  "running <kubeconfig>" (exit 0) or "stopped" (exit 1)
+#   cluster.sh status  "running <kubeconfig>" (exit 0, readiness mode on stderr) or "stopped" (exit 1)
+# Readiness modes (--readiness or TRADERX_CLUSTER_READINESS; see toolchain/kwok/):
+#   instant   (default) kwok's built-in stages: every pod is Ready at once
+#   simulate  Ready at once, plus the failure labels (traderx.finos.org/simulate=never-ready|
+#             restart|unready-after) and the traderx.finos.org/ready-after annotation
+#   traderx   startup delays like TraderX's (JVM services 20-40 s, web 8-12 s, others 2-5 s),
+#             plus the same labels and annotation
 # State lives in ${TRADERX_CACHE}/kwok-state, outside the repository.
 set -euo pipefail
 # shellcheck source=toolchain/lib.sh
@@ -18,6 +25,32 @@ UP_MARK="$KWOK_WORKDIR/up-$CLUSTER_NAME"
 CONTEXTS_KUBECONFIG="$KWOK_WORKDIR/contexts-kubeconfig.yaml"
 WAIT_SECONDS="${TRADERX_CLUSTER_WAIT:-180}"
 KWOKCTL="$KWOK_DIR/bin/kwokctl"
+STAGES_DIR="$TOOLCHAIN_DIR/kwok"
+MODE_FILE="$CLUSTER_DIR/traderx-readiness"  # the readiness mode the cluster was created with
+READINESS_MODES="instant simulate traderx"
+
+# The readiness mode of the existing cluster (instant when it recorded none).
+recorded_mode() { cat "$MODE_FILE" 2>/dev/null || echo instant; }
+
+check_mode() { # mode: refuse anything but a known mode, naming the allowed ones
+  case " $READINESS_MODES " in
+    *" $1 "*) ;;
+    *) die "cluster: unknown readiness mode '$1' (allowed: ${READINESS_MODES// /, })" ;;
+  esac
+}
+
+# kwokctl --config arguments for a mode: none for instant (kwok's built-in stages), else our
+# Stage files (any Stage given replaces all built-in ones, so the node stages come along).
+STAGE_CONFIGS=()
+stage_configs() {
+  STAGE_CONFIGS=()
+  [ "$1" = instant ] && return 0
+  local f
+  for f in node.yaml pod-lifecycle.yaml pod-failures.yaml "pod-readiness-$1.yaml"; do
+    [ -f "$STAGES_DIR/$f" ] || die "cluster: $STAGES_DIR/$f is missing"
+    STAGE_CONFIGS+=(--config "$STAGES_DIR/$f")
+  done
+}
 
 need_binaries() {
   local b
@@ -100,22 +133,30 @@ down() {
   log "cluster: down"
 }
 
-up() {
+up() { # [requested readiness mode, "" for: as recorded, else instant]
+  local requested=${1:-} mode
+  [ -z "$requested" ] || check_mode "$requested"
   need_binaries
   if healthy; then
-    log "cluster: $CLUSTER_NAME already running"
+    mode=$(recorded_mode)
+    if [ -n "$requested" ] && [ "$requested" != "$mode" ]; then
+      die "cluster: $CLUSTER_NAME is running with readiness '$mode', not '$requested'; run \`cluster.sh down\` first (or use another TRADERX_CLUSTER_NAME)"
+    fi
+    log "cluster: $CLUSTER_NAME already running (readiness $mode)"
     touch "$UP_MARK"
     echo "$KUBECONFIG_PATH"
     return 0
   fi
+  mode=${requested:-$(recorded_mode)}
   if [ -d "$CLUSTER_DIR" ]; then
     log "cluster: found a stale $CLUSTER_NAME (crashed or stopped run); recreating it"
     down
   fi
   local t0=$SECONDS
-  log "cluster: creating $CLUSTER_NAME (kwok binary runtime, Kubernetes $KUBERNETES_VERSION)"
+  stage_configs "$mode"
+  log "cluster: creating $CLUSTER_NAME (kwok binary runtime, Kubernetes $KUBERNETES_VERSION, readiness $mode)"
   mkdir -p "$KWOK_WORKDIR"
-  timeout "$WAIT_SECONDS" "$KWOKCTL" --name "$CLUSTER_NAME" create cluster \
+  timeout "$WAIT_SECONDS" "$KWOKCTL" --name "$CLUSTER_NAME" "${STAGE_CONFIGS[@]}" create cluster \
     --runtime binary \
     --kubeconfig "$CONTEXTS_KUBECONFIG" \
     --kube-apiserver-binary "$KUBERNETES_DIR/bin/kube-apiserver" \
@@ -132,18 +173,37 @@ up() {
     [ $SECONDS -lt $deadline ] || { down; die "cluster: node not Ready within ${WAIT_SECONDS}s; retry: make cluster-up"; }
     sleep 1
   done
+  echo "$mode" >"$MODE_FILE"
   touch "$UP_MARK"
   log "cluster: $CLUSTER_NAME ready in $((SECONDS - t0))s; export KUBECONFIG=$KUBECONFIG_PATH"
   echo "$KUBECONFIG_PATH"
 }
 
 status() {
-  if healthy; then echo "running $KUBECONFIG_PATH"; else echo stopped; return 1; fi
+  if healthy; then
+    echo "running $KUBECONFIG_PATH"
+    log "cluster: $CLUSTER_NAME readiness $(recorded_mode)"
+  else
+    echo stopped
+    return 1
+  fi
 }
 
+usage="usage: cluster.sh up [--readiness ${READINESS_MODES// /|}] | down | status"
 case "${1:-}" in
-  up) up ;;
+  up)
+    shift
+    readiness=${TRADERX_CLUSTER_READINESS:-}
+    while [ $# -gt 0 ]; do
+      case "$1" in
+        --readiness) [ $# -ge 2 ] || die "$usage"; readiness=$2; shift 2 ;;
+        --readiness=*) readiness=${1#*=}; shift ;;
+        *) die "$usage" ;;
+      esac
+    done
+    up "$readiness"
+    ;;
   down) down ;;
   status) status ;;
-  *) die "usage: cluster.sh up|down|status" ;;
+  *) die "$usage" ;;
 esac

@@ -1,0 +1,1 @@
+"""Benchmarks (print measured figures; `make bench`)."""

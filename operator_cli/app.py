@@ -1,0 +1,186 @@
+"""`traderx`: the operator CLI (Typer commands; the work lives in the modules they call).
+
+Connection like `cub` and the providers: `--url`/`CONFIGHUB_URL`, `--token`/`CONFIGHUB_TOKEN`.
+Every command takes `--json` (one JSON document on stdout; progress and messages on stderr) and
+exits with the codes documented in `operator_cli.output`.
+"""
+
+import functools
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+from components.confighub.errors import ConfigHubError
+from operator_cli import hub
+from operator_cli.backup import restore as restoring
+from operator_cli.backup import snapshot
+from operator_cli.output import CliError, Exit, Output, Step, table
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Operate TraderX on ConfigHub: backups and restore, DR runbook, cost.",
+)
+backup_app = typer.Typer(no_args_is_help=True, help="Back up a project's ConfigHub spaces.")
+dr_app = typer.Typer(no_args_is_help=True, help="The design's disaster-recovery runbook.")
+app.add_typer(backup_app, name="backup")
+app.add_typer(dr_app, name="dr")
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+UrlOpt = Annotated[
+    str | None, typer.Option("--url", envvar="CONFIGHUB_URL", help="ConfigHub server root")
+]
+TokenOpt = Annotated[
+    str | None,
+    typer.Option("--token", envvar="CONFIGHUB_TOKEN", help="bearer token", show_default=False),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="machine-readable output on stdout")]
+PrefixOpt = Annotated[str | None, typer.Option("--prefix", help="the dev stack's traderx:prefix")]
+ProjectOpt = Annotated[
+    str | None, typer.Option("--project", help="project label (<prefix>-traderx)")
+]
+
+
+def command(fn: F) -> F:
+    """Run a command body, turning every anticipated failure into its message and exit code."""
+
+    @functools.wraps(fn)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        out = Output(bool(kwargs.get("as_json")))
+        kwargs["out"] = out
+        try:
+            return fn(*args, **kwargs)
+        except CliError as exc:
+            out.failure(exc)
+            raise typer.Exit(int(exc.code)) from None
+        except ConfigHubError as exc:
+            error = hub.api_failure(exc, fn.__name__.replace("_", " "))
+            out.failure(error)
+            raise typer.Exit(int(error.code)) from None
+
+    # Typer reads the signature: hide the injected `out` parameter.
+    import inspect
+
+    sig = inspect.signature(fn)
+    run.__signature__ = sig.replace(  # type: ignore[attr-defined]
+        parameters=[p for p in sig.parameters.values() if p.name != "out"]
+    )
+    return run  # type: ignore[return-value]
+
+
+# ---------------------------------------------------------------------------------- backup
+
+
+@backup_app.command("create")
+@command
+def backup_create(
+    dest: Annotated[Path, typer.Argument(help="directory to write (must not exist)")],
+    prefix: PrefixOpt = None,
+    project: ProjectOpt = None,
+    force: Annotated[bool, typer.Option(help="replace an existing backup directory")] = False,
+    url: UrlOpt = None,
+    token: TokenOpt = None,
+    as_json: JsonOpt = False,
+    *,
+    out: Output,
+) -> None:
+    """Back up every space of the project: units with their full revision history, tags,
+    change sets, filters, links, targets, workers, triggers; SHA-256 checksums and a manifest."""
+    name = hub.project_name(prefix, project)
+    client = hub.connect(url, token)
+    with out.progress(f"backup {name}") as step:
+        manifest = snapshot.create_backup(client, name, dest, step, force=force)
+    counts = manifest["counts"]
+    out.info(f"backup of {name} written to {dest}")
+    out.result(
+        {"path": str(dest), **{k: manifest[k] for k in ("project", "spaces", "counts")}},
+        table(f"backup {dest}", ["what", "count"], [[k, v] for k, v in sorted(counts.items())]),
+    )
+
+
+@backup_app.command("verify")
+@command
+def backup_verify(
+    path: Annotated[Path, typer.Argument(help="backup directory")],
+    as_json: JsonOpt = False,
+    *,
+    out: Output,
+) -> None:
+    """Check a backup without a server: manifest, format version, every file's checksum, and
+    every unit's revision history."""
+    loaded = restoring.load(path)
+    m = loaded.manifest
+    out.result(
+        {"ok": True, "project": m.project, "createdAt": m.created_at, "counts": m.counts},
+        f"backup {path} is intact: project {m.project}, taken {m.created_at}, "
+        f"{len(m.files)} files, {m.counts.get('unit', 0)} units, "
+        f"{m.counts.get('revision', 0)} revisions",
+    )
+
+
+# ---------------------------------------------------------------------------------- restore
+
+
+def run_restore(
+    path: Path,
+    spaces: list[str] | None,
+    force: bool,
+    url: str | None,
+    token: str | None,
+    out: Output,
+) -> dict[str, Any]:
+    loaded = restoring.load(path)  # refuses a bad backup before connecting, let alone writing
+    selected = restoring.select_spaces(loaded, spaces)
+    client = hub.connect(url, token)
+    restorer = restoring.Restorer(client, loaded, selected, step=Step(), force=force)
+    existing = restorer.existing_spaces()
+    if existing and not force:
+        raise CliError(
+            Exit.REFUSED,
+            f"ConfigHub at {client.base_url.removesuffix('/api')} already holds "
+            f"{len(existing)} of the backup's spaces ({', '.join(existing)}); nothing was written",
+            f"restore into an empty server, or add --force to keep what exists and create only "
+            f"what is missing: traderx restore {path} --force",
+        )
+    with out.progress(f"restore {loaded.manifest.project}", restorer.work()) as step:
+        restorer.step = step
+        return restorer.run()
+
+
+def _restore_table(report: dict[str, Any]) -> Any:
+    kinds = sorted(set(report["created"]) | set(report["kept"]))
+    rows = [[k, report["created"].get(k, 0), report["kept"].get(k, 0)] for k in kinds]
+    return table("restored", ["what", "created", "kept (already there)"], rows)
+
+
+@app.command("restore")
+@command
+def restore(
+    path: Annotated[Path, typer.Argument(help="backup directory")],
+    space: Annotated[
+        list[str] | None,
+        typer.Option(help="restore only this space (slug or suffix: dev); repeatable"),
+    ] = None,
+    force: Annotated[
+        bool, typer.Option(help="the server holds some spaces already: keep them, add the rest")
+    ] = False,
+    url: UrlOpt = None,
+    token: TokenOpt = None,
+    as_json: JsonOpt = False,
+    *,
+    out: Output,
+) -> None:
+    """Restore a backup into ConfigHub with new IDs (history, tags, change sets re-created).
+    Then redeploy the normal way: `pulumi up --refresh -s <stack>` (or `traderx dr rebuild`)."""
+    report = run_restore(path, space, force, url, token, out)
+    for warning in report["warnings"]:
+        out.info(f"[yellow]warning:[/] {warning}")
+    out.result(report, _restore_table(report))
+    out.info("next: pulumi up --refresh -s <stack> for each restored environment, in order")
+
+
+def main() -> None:
+    app()

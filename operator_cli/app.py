@@ -7,6 +7,7 @@ exits with the codes documented in `operator_cli.output`.
 
 import functools
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -16,6 +17,8 @@ from components.confighub.errors import ConfigHubError
 from operator_cli import hub
 from operator_cli.backup import restore as restoring
 from operator_cli.backup import snapshot
+from operator_cli.cost import model as cost_model
+from operator_cli.cost import units as cost_units
 from operator_cli.output import CliError, Exit, Output, Step, table
 
 app = typer.Typer(
@@ -180,6 +183,89 @@ def restore(
         out.info(f"[yellow]warning:[/] {warning}")
     out.result(report, _restore_table(report))
     out.info("next: pulumi up --refresh -s <stack> for each restored environment, in order")
+
+
+# ---------------------------------------------------------------------------------- cost
+
+
+@app.command("cost")
+@command
+def cost(
+    prefix: PrefixOpt = None,
+    project: ProjectOpt = None,
+    environment: Annotated[
+        list[str] | None, typer.Option("--env", help="only this environment; repeatable")
+    ] = None,
+    prices: Annotated[
+        Path | None, typer.Option(help="price file (YAML/JSON, see docs/operations.md)")
+    ] = None,
+    url: UrlOpt = None,
+    token: TokenOpt = None,
+    as_json: JsonOpt = False,
+    *,
+    out: Output,
+) -> None:
+    """Monthly cost per environment and unit (requested CPU and memory x replicas, from the
+    units' data in ConfigHub) and rule-based recommendations."""
+    try:
+        price_list = cost_model.load_prices(prices)
+    except ValueError as exc:
+        raise CliError(
+            Exit.BAD_INPUT,
+            f"price file refused: {exc}",
+            "fix the file (keys: docs/operations.md#cost), or omit --prices for the defaults",
+        ) from exc
+    name = hub.project_name(prefix, project)
+    client = hub.connect(url, token)
+    envs = tuple(environment or cost_units.ENVIRONMENTS)
+    unknown = [e for e in envs if e not in cost_units.ENVIRONMENTS]
+    if unknown:
+        raise CliError(
+            Exit.USAGE,
+            f"unknown environment(s) {unknown}",
+            f"use --env with one of {list(cost_units.ENVIRONMENTS)}",
+        )
+    units = cost_units.read_units(client, name, envs)
+    if not units:
+        raise CliError(
+            Exit.NOT_FOUND,
+            f"project {name!r} has no units in {list(envs)}",
+            "deploy first (pulumi up -s dev), or check --prefix/--project and --url",
+        )
+    try:
+        result = cost_model.report(
+            units, price_list, cost_model.catalog_defaults(), datetime.now(UTC)
+        )
+    except ValueError as exc:
+        raise CliError(
+            Exit.BAD_INPUT,
+            f"a unit's data cannot be costed: {exc}",
+            "fix the unit's resources in the stack config and run pulumi up",
+        ) from exc
+    cur = result.currency
+    rows = [
+        [
+            u.environment,
+            u.unit,
+            f"{u.cpu.normalize():f}",
+            f"{round(u.memory_gib, 2)}",
+            f"{u.monthly:.2f}",
+        ]
+        for u in result.units
+    ]
+    rows += [[env, "(total)", "", "", f"{v:.2f}"] for env, v in result.environments.items()]
+    rows.append(["all", "(total)", "", "", f"{result.total:.2f}"])
+    render = table(f"monthly cost ({cur})", ["env", "unit", "cpu", "memory GiB", f"{cur} $"], rows)
+    out.result(result.as_json(), render)
+    if not out.as_json:
+        recs = [
+            [r.rule, r.environment, r.unit, r.detail, f"{r.monthly_saving:.2f}"]
+            for r in result.recommendations
+        ]
+        if recs:
+            out.out.print(
+                table("recommendations", ["rule", "env", "unit", "detail", f"saving {cur} $"], recs)
+            )
 
 
 def main() -> None:

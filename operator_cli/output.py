@@ -120,7 +120,9 @@ class Step:
 def table(title: str, columns: list[str], rows: list[list[Any]]) -> Table:
     out = Table(title=title, title_justify="left")
     for name in columns:
-        out.add_column(name, justify="right" if name.endswith(("cpu", "memory", "$")) else "left")
+        numeric = name.endswith(("cpu", "GiB", "$", "count"))
+        # only free text wraps; names and figures stay whole
+        out.add_column(name, justify="right" if numeric else "left", no_wrap=name != "detail")
     for row in rows:
         out.add_row(*("" if v is None else str(v) for v in row))
     return out

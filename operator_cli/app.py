@@ -6,6 +6,7 @@ exits with the codes documented in `operator_cli.output`.
 """
 
 import functools
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,7 +15,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 
 from components.confighub.errors import ConfigHubError
-from operator_cli import hub
+from operator_cli import deploy, hub, stacks
 from operator_cli.backup import restore as restoring
 from operator_cli.backup import snapshot
 from operator_cli.cost import model as cost_model
@@ -266,6 +267,146 @@ def cost(
             out.out.print(
                 table("recommendations", ["rule", "env", "unit", "detail", f"saving {cur} $"], recs)
             )
+
+
+# ---------------------------------------------------------------------------------- DR runbook
+
+EnvArg = Annotated[str, typer.Argument(help="environment: dev, staging or prod")]
+StackOpt = Annotated[
+    str | None, typer.Option("--stack", help="Pulumi stack (default: the environment's name)")
+]
+ProjectDirOpt = Annotated[
+    Path, typer.Option("--project-dir", help="directory holding Pulumi.yaml and the stack files")
+]
+TimeoutOpt = Annotated[float, typer.Option(help="per-unit apply + availability wait, seconds")]
+# The spaces each environment's stack owns (components/environment.py).
+ENV_SPACES = {"dev": ("base", "filters", "dev"), "staging": ("staging",), "prod": ("prod",)}
+
+
+def _env(env: str) -> str:
+    if env not in ENV_SPACES:
+        raise CliError(
+            Exit.USAGE, f"unknown environment {env!r}", f"use one of {sorted(ENV_SPACES)}"
+        )
+    return env
+
+
+@dr_app.command("apply-all")
+@command
+def dr_apply_all(
+    env: EnvArg,
+    prefix: PrefixOpt = None,
+    project: ProjectOpt = None,
+    timeout: TimeoutOpt = 300.0,
+    url: UrlOpt = None,
+    token: TokenOpt = None,
+    as_json: JsonOpt = False,
+    *,
+    out: Output,
+) -> None:
+    """Apply every unit of the environment in start order, tier by tier, each gated on its
+    workloads being available (the design's bin/apply-all)."""
+    space = f"{hub.project_name(prefix, project)}-{_env(env)}"
+    client = hub.connect(url, token)
+    with out.progress(f"apply {env}") as step:
+        report = deploy.apply_all(client, space, step, timeout=timeout)
+    out.result(
+        report,
+        f"applied {len(report['applied'])} units of {report['space']}"
+        + (f"; skipped (no target): {report['skipped']}" if report["skipped"] else ""),
+    )
+
+
+@dr_app.command("rebuild")
+@command
+def dr_rebuild(
+    env: EnvArg,
+    backup: Annotated[Path, typer.Option("--backup", help="backup directory")],
+    prefix: PrefixOpt = None,
+    project: ProjectOpt = None,
+    stack: StackOpt = None,
+    project_dir: ProjectDirOpt = Path("."),
+    force: Annotated[bool, typer.Option(help="keep spaces that still exist")] = False,
+    url: UrlOpt = None,
+    token: TokenOpt = None,
+    as_json: JsonOpt = False,
+    *,
+    out: Output,
+) -> None:
+    """Rebuild an environment from a backup: restore its spaces (dev: base, filters and dev),
+    then `pulumi up --refresh` of its stack, which adopts the restored objects and applies the
+    units in order."""
+    _env(env)
+    loaded = restoring.load(backup)
+    name = loaded.manifest.project
+    if prefix or project:
+        wanted = hub.project_name(prefix, project)
+        if wanted != name:
+            raise CliError(
+                Exit.BAD_INPUT,
+                f"{backup} is a backup of {name!r}, not {wanted!r}",
+                "pass the backup of this project",
+            )
+    spaces = [f"{name}-{kind}" for kind in ENV_SPACES[env]]
+    timings: dict[str, float] = {}
+    started = time.monotonic()
+    report = run_restore(backup, spaces, force, url, token, out)
+    timings["restore"] = round(time.monotonic() - started, 2)
+    selected = stacks.select(stack or env, project_dir)
+    started = time.monotonic()
+    with out.progress(f"pulumi up --refresh -s {selected.name}") as step:
+        up = stacks.up(selected, step, refresh=True)
+    timings["up"] = round(time.monotonic() - started, 2)
+    result = {"environment": env, "restore": report, "up": up, "seconds": timings}
+    out.result(
+        result,
+        f"{env} rebuilt from {backup}: restore {timings['restore']}s, "
+        f"up {timings['up']}s ({up['changes']})",
+    )
+
+
+@dr_app.command("switch-cluster")
+@command
+def dr_switch_cluster(
+    env: EnvArg,
+    kubeconfig: Annotated[Path, typer.Option(help="kubeconfig of the cluster to switch to")],
+    context: Annotated[str | None, typer.Option(help="context in that kubeconfig")] = None,
+    prefix: PrefixOpt = None,
+    project: ProjectOpt = None,
+    stack: StackOpt = None,
+    project_dir: ProjectDirOpt = Path("."),
+    apply: Annotated[
+        bool, typer.Option(help="afterwards apply every unit to the new cluster, in order")
+    ] = True,
+    timeout: TimeoutOpt = 300.0,
+    url: UrlOpt = None,
+    token: TokenOpt = None,
+    as_json: JsonOpt = False,
+    *,
+    out: Output,
+) -> None:
+    """Move an environment to another cluster: set traderx:kubeconfig/kubeContext in the stack,
+    `pulumi up` (platform objects and the Target follow), then apply every unit there."""
+    _env(env)
+    stacks.check_kubeconfig(kubeconfig, context)
+    name = hub.project_name(prefix, project)
+    client = hub.connect(url, token) if apply else None
+    selected = stacks.select(stack or env, project_dir)
+    previous = stacks.set_cluster(selected, kubeconfig, context)
+    out.info(
+        f"stack {selected.name}: traderx:kubeconfig={kubeconfig} "
+        f"traderx:kubeContext={context or '(current-context)'} (was {previous or 'unset'})"
+    )
+    with out.progress(f"pulumi up -s {selected.name}") as step:
+        up = stacks.up(selected, step, refresh=False)
+    applied: dict[str, Any] = {}
+    if client is not None:
+        with out.progress(f"apply {env} on the new cluster") as step:
+            applied = deploy.apply_all(client, f"{name}-{env}", step, timeout=timeout)
+    out.result(
+        {"environment": env, "previous": previous, "up": up, "apply": applied},
+        f"{env} now runs on {kubeconfig} ({context or 'current-context'})",
+    )
 
 
 def main() -> None:

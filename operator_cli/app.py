@@ -6,6 +6,8 @@ exits with the codes documented in `operator_cli.output`.
 """
 
 import functools
+import json
+import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -20,6 +22,8 @@ from operator_cli.backup import restore as restoring
 from operator_cli.backup import snapshot
 from operator_cli.cost import model as cost_model
 from operator_cli.cost import units as cost_units
+from operator_cli.drift import detect as drift_detect
+from operator_cli.drift import rules as drift_rules
 from operator_cli.output import CliError, Exit, Output, Step, table
 
 app = typer.Typer(
@@ -407,6 +411,168 @@ def dr_switch_cluster(
         {"environment": env, "previous": previous, "up": up, "apply": applied},
         f"{env} now runs on {kubeconfig} ({context or 'current-context'})",
     )
+
+
+# ---------------------------------------------------------------------------------- drift
+
+drift_app = typer.Typer(no_args_is_help=True, help="Drift between the cluster and ConfigHub.")
+app.add_typer(drift_app, name="drift")
+KubeconfigOpt = Annotated[
+    str | None, typer.Option("--kubeconfig", envvar="KUBECONFIG", help="cluster's kubeconfig")
+]
+ContextOpt = Annotated[str | None, typer.Option("--context", help="context in the kubeconfig")]
+RulesOpt = Annotated[
+    Path | None, typer.Option("--rules", help="rule file (default operator_cli/drift/rules.yaml)")
+]
+AuditOpt = Annotated[
+    Path, typer.Option("--audit", help="JSON-lines file every correction is appended to")
+]
+DEFAULT_AUDIT = Path(".state/drift-audit.jsonl")
+
+
+def _drift_round(
+    env: str,
+    prefix: str | None,
+    project: str | None,
+    kubeconfig: str | None,
+    context: str | None,
+    rules_file: Path | None,
+    audit: Path,
+    fix: bool,
+    url: str | None,
+    token: str | None,
+) -> dict[str, Any]:
+    try:
+        rule_set = drift_rules.load_rules(rules_file)
+    except ValueError as exc:
+        raise CliError(
+            Exit.BAD_INPUT,
+            f"drift rule file refused: {exc}",
+            "fix the file (fields: docs/operations.md#drift)",
+        ) from exc
+    space = f"{hub.project_name(prefix, project)}-{_env(env)}"
+    client = hub.connect(url, token)
+    cluster = drift_detect.Cluster(kubeconfig, context)
+    started = time.monotonic()
+    findings, units = drift_detect.detect(client, cluster, space, env, rule_set)
+    if fix:
+        drift_detect.correct(client, findings, units, rule_set, env, audit)
+    return {
+        "environment": env,
+        "at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "seconds": round(time.monotonic() - started, 2),
+        "drift": [f.model_dump(mode="json") for f in findings],
+    }
+
+
+def _drift_table(report: dict[str, Any]) -> Any:
+    rows = [
+        [
+            d["unit"],
+            d["object"],
+            d["path"],
+            str(d["live"]),
+            str(d["desired"]),
+            f"{d['writer']['manager']} {d['writer']['time']}",
+            d["risk"],
+            d["rule"],
+            d["action"],
+        ]
+        for d in report["drift"]
+    ]
+    return table(
+        f"drift in {report['environment']} ({report['at']})",
+        ["unit", "object", "path", "live", "ConfigHub", "written by", "risk", "rule", "detail"],
+        rows,
+    )
+
+
+def _uncorrected(report: dict[str, Any]) -> int:
+    return sum(1 for d in report["drift"] if not str(d["action"]).startswith("corrected"))
+
+
+@drift_app.command("check")
+@command
+def drift_check(
+    env: EnvArg,
+    prefix: PrefixOpt = None,
+    project: ProjectOpt = None,
+    kubeconfig: KubeconfigOpt = None,
+    context: ContextOpt = None,
+    rules: RulesOpt = None,
+    audit: AuditOpt = DEFAULT_AUDIT,
+    correct: Annotated[
+        bool, typer.Option(help="correct low-risk drift where the rules allow it")
+    ] = True,
+    stack: Annotated[
+        str | None, typer.Option(help="also check Pulumi-owned objects: pulumi refresh preview")
+    ] = None,
+    project_dir: ProjectDirOpt = Path("."),
+    url: UrlOpt = None,
+    token: TokenOpt = None,
+    as_json: JsonOpt = False,
+    *,
+    out: Output,
+) -> None:
+    """Compare the cluster with ConfigHub (each unit's live revision), attribute every drifted
+    field to its writer, classify it, correct low risk, report high risk. Exit 7 when drift
+    remains."""
+    report = _drift_round(
+        env, prefix, project, kubeconfig, context, rules, audit, correct, url, token
+    )
+    if stack:
+        report["pulumi"] = stacks.refresh_drift(stacks.select(stack, project_dir))
+    out.result(report, _drift_table(report))
+    if stack and not out.as_json and report["pulumi"]:
+        out.out.print(
+            table(
+                "Pulumi-owned objects that differ (pulumi refresh)",
+                ["op", "type", "name"],
+                [[c["op"], c["type"], c["name"]] for c in report["pulumi"]],
+            )
+        )
+    if _uncorrected(report) or report.get("pulumi"):
+        raise typer.Exit(int(Exit.DRIFT))
+
+
+@drift_app.command("watch")
+@command
+def drift_watch(
+    env: EnvArg,
+    interval: Annotated[float, typer.Option(help="seconds between checks")] = 10.0,
+    rounds: Annotated[int, typer.Option(help="stop after this many checks (0: forever)")] = 0,
+    prefix: PrefixOpt = None,
+    project: ProjectOpt = None,
+    kubeconfig: KubeconfigOpt = None,
+    context: ContextOpt = None,
+    rules: RulesOpt = None,
+    audit: AuditOpt = DEFAULT_AUDIT,
+    url: UrlOpt = None,
+    token: TokenOpt = None,
+    as_json: JsonOpt = False,
+    *,
+    out: Output,
+) -> None:
+    """Check and correct every --interval seconds; one line (or JSON line) per drifted field."""
+    done = 0
+    while rounds == 0 or done < rounds:
+        report = _drift_round(
+            env, prefix, project, kubeconfig, context, rules, audit, True, url, token
+        )
+        done += 1
+        if out.as_json:
+            sys.stdout.write(json.dumps(report, sort_keys=True, default=str) + "\n")
+            sys.stdout.flush()
+        else:
+            for d in report["drift"]:
+                out.out.print(
+                    f"{report['at']} {d['risk']:4} {d['unit']} {d['path']}: "
+                    f"{d['live']} (by {d['writer']['manager']}) -> {d['desired']}: "
+                    f"{d['action']}",
+                    highlight=False,
+                )
+        if rounds == 0 or done < rounds:
+            time.sleep(interval)
 
 
 def main() -> None:

@@ -11,6 +11,7 @@ Exit codes mean one thing each, so scripts can branch on them:
 | 4 | bad input: a corrupt, partial or too-new backup, an invalid price file |
 | 5 | ConfigHub unreachable or the connection settings are missing/wrong |
 | 6 | not found: the project, stack or environment named does not exist |
+| 7 | drift found that was not corrected (reported: high risk, or correction off/failed) |
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ class Exit(IntEnum):
     BAD_INPUT = 4
     UNREACHABLE = 5
     NOT_FOUND = 6
+    DRIFT = 7
 
 
 class CliError(Exception):

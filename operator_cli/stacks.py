@@ -99,3 +99,34 @@ def up(stack: auto.Stack, step: Step, *, refresh: bool) -> dict[str, Any]:
         ) from exc
     changes = result.summary.resource_changes or {}
     return {"stack": stack.name, "result": result.summary.result, "changes": dict(changes)}
+
+
+def refresh_drift(stack: auto.Stack) -> list[dict[str, str]]:
+    """Pulumi-owned objects that differ from the stack (`pulumi refresh --preview-only`)."""
+    changed: list[dict[str, str]] = []
+
+    def on_event(event: auto.events.EngineEvent) -> None:
+        pre = event.resource_pre_event
+        if pre is None or pre.metadata is None:
+            return
+        meta = pre.metadata
+        if meta.op.value in ("same", "read") or meta.type == "pulumi:pulumi:Stack":
+            return
+        changed.append(
+            {
+                "op": meta.op.value,
+                "type": meta.type,
+                "name": meta.urn.rsplit("::", 1)[-1],
+                "urn": meta.urn,
+            }
+        )
+
+    try:
+        stack.preview_refresh(on_event=on_event, color="never")
+    except auto.CommandError as exc:
+        raise CliError(
+            Exit.FAILED,
+            f"pulumi refresh --preview-only of {stack.name} failed:\n{_tail(exc)}",
+            f"pulumi refresh --preview-only -s {stack.name}",
+        ) from exc
+    return changed

@@ -38,12 +38,15 @@ class Flow:
     stacks: Stacks
     prefix: str
     kubeconfig: Path
+    context: str = ""
     timings: dict[str, float] = field(default_factory=dict)
 
     def namespace(self, env: str) -> str:
         return f"{self.prefix}-{env}"
 
-    def traderx(self, *args: str, timeout: float = 900) -> dict[str, Any]:
+    def traderx(
+        self, *args: str, timeout: float = 900, codes: tuple[int, ...] = (0,)
+    ) -> dict[str, Any]:
         """Run the console script with the stacks' environment; its --json result."""
         proc = subprocess.run(
             [str(TRADERX), *args, "--json"],
@@ -54,12 +57,13 @@ class Flow:
             check=False,
             cwd=self.stacks.project,
         )
-        if proc.returncode != 0:
+        if proc.returncode not in codes:
             raise AssertionError(
                 f"traderx {' '.join(args)} exited {proc.returncode}\n{proc.stdout[-4000:]}"
                 f"\n{proc.stderr[-3000:]}"
             )
         result: dict[str, Any] = json.loads(proc.stdout)
+        result["_exit"] = proc.returncode
         return result
 
     def apps(self) -> kclient.AppsV1Api:
@@ -75,7 +79,7 @@ def deploy(work: Path, toolchain_env: dict[str, str], kubeconfig: Path, context:
     (work / "state").mkdir()
     env = base_env(toolchain_env, f"file://{work}/state", hub.url, hub.token, str(kubeconfig))
     stacks = Stacks(make_project(work), env, work / "calls.jsonl")
-    flow = Flow(work, hub, stacks, prefix, kubeconfig)
+    flow = Flow(work, hub, stacks, prefix, kubeconfig, context)
     common = {
         "traderx:kubeconfig": str(kubeconfig),
         "traderx:kubeContext": context,

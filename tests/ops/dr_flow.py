@@ -152,6 +152,36 @@ def unavailable(flow: Flow, env: str) -> list[str]:
     return bad
 
 
+def drift_correction(flow: Flow, audit: Path, interval: float = 3.0) -> float:
+    """Seconds from a `kubectl scale` of dev's trade-service (the API call kubectl makes, under
+    its field manager) until `traderx drift watch` has scaled it back."""
+    watch = subprocess.Popen(
+        [str(TRADERX), "drift", "watch", "dev", "--prefix", flow.prefix, "--interval",
+         str(interval), "--audit", str(audit), "--json", "--context", flow.context],
+        env=flow.stacks.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    apps = flow.apps()
+    namespace = flow.namespace("dev")
+    try:
+        time.sleep(interval)  # let the first (clean) round pass
+        apps.patch_namespaced_deployment_scale(
+            "trade-service", namespace, {"spec": {"replicas": 3}}, field_manager="kubectl"
+        )
+        scaled = time.monotonic()
+        while True:
+            d: Any = apps.read_namespaced_deployment("trade-service", namespace)
+            if d.spec.replicas == 1:
+                return time.monotonic() - scaled
+            if watch.poll() is not None:
+                raise AssertionError(f"drift watch exited: {watch.stderr.read()[-2000:]}")  # type: ignore[union-attr]
+            if time.monotonic() - scaled > 3 * interval + 30:
+                raise AssertionError("the scaled Deployment was not corrected")
+            time.sleep(0.2)
+    finally:
+        watch.terminate()
+        watch.wait(10)
+
+
 def teardown(flow: Flow) -> None:
     for env in reversed(ENVS):
         try:

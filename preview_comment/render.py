@@ -13,6 +13,7 @@ from typing import Final
 from pydantic import BaseModel
 
 from .changes import ResourceChange, collect
+from .cost import cost_lines
 from .models import PolicyViolation, PreviewDiagnostic, PreviewDigest, ResourceState
 
 GITHUB_LIMIT: Final = 65_536
@@ -217,6 +218,7 @@ def render(inp: CommentInput, scrub: Callable[[str], str], limit: int = GITHUB_L
         ("#### ❗ Errors", [_error_block(e.message) for e in inp.all_errors()], "errors"),
         ("#### Policy violations", _violation_lines(inp, labels), "violations"),
         ("#### Resources", _resource_lines(changes), "resources"),
+        ("#### Monthly cost", cost_lines(inp.digest), "cost lines"),
     ):
         if not lines:
             continue

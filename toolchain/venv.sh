@@ -15,12 +15,15 @@ if [ ! -x "$VENV/bin/python" ]; then
   "$PYTHON" -m venv "$VENV" || die "venv: '$PYTHON -m venv $VENV' failed; retry: make venv"
 fi
 
-want=$(cat "$REPO_ROOT/requirements.txt" "$REPO_ROOT/requirements-dev.txt" | sha256sum | cut -d' ' -f1)
+want=$(cat "$REPO_ROOT/requirements.txt" "$REPO_ROOT/requirements-dev.txt" "$REPO_ROOT/pyproject.toml" | sha256sum | cut -d' ' -f1)
 have=$(cat "$STAMP" 2>/dev/null || true)
 if [ "$want" != "$have" ]; then
   log "venv: installing pinned requirements (requirements-dev.txt)"
   "$VENV/bin/python" -m pip install --disable-pip-version-check -q -r "$REPO_ROOT/requirements-dev.txt" \
     || die "venv: pip install failed; retry: make venv"
+  # The project itself, editable and without dependencies: installs the `traderx` console script.
+  "$VENV/bin/python" -m pip install --disable-pip-version-check -q --no-deps --no-build-isolation -e "$REPO_ROOT" \
+    || die "venv: installing the project (pip install -e .) failed; retry: make venv"
   printf '%s\n' "$want" >"$STAMP"
 fi
 log "venv: ready ($VENV)"

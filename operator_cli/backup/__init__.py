@@ -1,0 +1,1 @@
+"""Backups of a project's ConfigHub spaces and their restore (format, snapshot, restore)."""

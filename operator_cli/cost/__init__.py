@@ -1,0 +1,1 @@
+"""Cost report: the pure model (`model`), its prices (`prices`), and reading units (`units`)."""

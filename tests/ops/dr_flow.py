@@ -1,0 +1,197 @@
+"""The disaster-recovery flow on the real engine, a local server and the local cluster, shared by
+the e2e test (tests/ops/test_dr_e2e.py) and the benchmark (benchmarks/restore_bench.py).
+
+Deploy dev, staging and prod from empty with the e2e driver; back up with `traderx backup
+create`; wipe the server's database (SIGKILL, delete the SQLite files, start again on the same
+port and token, as after a lost disk); delete the TraderX Deployments from the cluster, so what
+runs afterwards can only come from the redeploy; then restore and redeploy each environment with
+`traderx dr rebuild <env>` (restore its spaces, `pulumi up --refresh` through the Automation API).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kubernetes import client as kclient
+from kubernetes import config as kconfig
+
+from components.catalog import SERVICE_NAMES
+from tests.e2e.driver import Stacks, base_env, make_project
+from tests.support.server import ServerProcess
+
+ENVS = ("dev", "staging", "prod")
+TRADERX = Path(sys.executable).with_name("traderx")
+
+
+@dataclass
+class Flow:
+    work: Path
+    hub: ServerProcess
+    stacks: Stacks
+    prefix: str
+    kubeconfig: Path
+    context: str = ""
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def namespace(self, env: str) -> str:
+        return f"{self.prefix}-{env}"
+
+    def traderx(
+        self, *args: str, timeout: float = 900, codes: tuple[int, ...] = (0,)
+    ) -> dict[str, Any]:
+        """Run the console script with the stacks' environment; its --json result."""
+        proc = subprocess.run(
+            [str(TRADERX), *args, "--json"],
+            env={**self.stacks.env, "PYTHONUNBUFFERED": "1"},
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+            cwd=self.stacks.project,
+        )
+        if proc.returncode not in codes:
+            raise AssertionError(
+                f"traderx {' '.join(args)} exited {proc.returncode}\n{proc.stdout[-4000:]}"
+                f"\n{proc.stderr[-3000:]}"
+            )
+        result: dict[str, Any] = json.loads(proc.stdout)
+        result["_exit"] = proc.returncode
+        return result
+
+    def apps(self) -> kclient.AppsV1Api:
+        return kclient.AppsV1Api(kconfig.new_client_from_config(config_file=str(self.kubeconfig)))
+
+
+def deploy(work: Path, toolchain_env: dict[str, str], kubeconfig: Path, context: str) -> Flow:
+    """Start the local server (with its worker) and up the three environments from empty."""
+    (work / "hub").mkdir()
+    hub = ServerProcess(work / "hub", ["--kubeconfig", str(kubeconfig)])
+    hub.start()
+    prefix = f"dr{secrets.token_hex(3)}"
+    (work / "state").mkdir()
+    env = base_env(toolchain_env, f"file://{work}/state", hub.url, hub.token, str(kubeconfig))
+    stacks = Stacks(make_project(work), env, work / "calls.jsonl")
+    flow = Flow(work, hub, stacks, prefix, kubeconfig, context)
+    common = {
+        "traderx:kubeconfig": str(kubeconfig),
+        "traderx:kubeContext": context,
+        "confighub:url": hub.url,
+    }
+    stacks.init(
+        "dev", {**common, "traderx:prefix": prefix, "traderx:namespace": flow.namespace("dev")}, {}
+    )
+    stacks.init("staging", {**common, "traderx:namespace": flow.namespace("staging")}, {})
+    started = time.monotonic()
+    stacks.up("dev")
+    stacks.up("staging")
+    revisions = stacks.outputs("staging")["unitRevisions"]
+    stacks.init(
+        "prod",
+        {
+            **common,
+            "traderx:namespace": flow.namespace("prod"),
+            "traderx:promote": {s: revisions[s] for s in SERVICE_NAMES},
+        },
+        {"traderx:databasePassword": secrets.token_hex(12)},
+    )
+    stacks.up("prod")
+    flow.timings["deploy_3_envs_s"] = round(time.monotonic() - started, 1)
+    return flow
+
+
+def backup(flow: Flow, dest: Path) -> dict[str, Any]:
+    started = time.monotonic()
+    result = flow.traderx("backup", "create", str(dest), "--prefix", flow.prefix)
+    flow.timings["backup_s"] = round(time.monotonic() - started, 2)
+    return result
+
+
+def wipe(flow: Flow) -> None:
+    """Lose the server's database, and the workloads in the cluster."""
+    flow.hub.kill()
+    for suffix in ("", "-wal", "-shm"):
+        Path(str(flow.hub.db_path) + suffix).unlink(missing_ok=True)
+    flow.hub.start()
+    apps = flow.apps()
+    for env in ENVS:
+        apps.delete_collection_namespaced_deployment(flow.namespace(env))
+    deadline = time.monotonic() + 60
+    while any(apps.list_namespaced_deployment(flow.namespace(e)).items for e in ENVS):
+        if time.monotonic() > deadline:
+            raise AssertionError("Deployments were not deleted within 60 s")
+        time.sleep(0.5)
+
+
+def rebuild(flow: Flow, backup_dir: Path, env: str) -> dict[str, Any]:
+    """`traderx dr rebuild <env>`: restore the environment's spaces, `up --refresh` its stack."""
+    started = time.monotonic()
+    result = flow.traderx(
+        "dr", "rebuild", env, "--backup", str(backup_dir), "--project-dir", str(flow.stacks.project)
+    )
+    flow.timings[f"rebuild_{env}_s"] = round(time.monotonic() - started, 1)
+    return result
+
+
+def unavailable(flow: Flow, env: str) -> list[str]:
+    """Deployments of the environment that are missing or not available (empty: all good)."""
+    items: list[Any] = flow.apps().list_namespaced_deployment(flow.namespace(env)).items
+    found = {d.metadata.name: d for d in items}
+    bad = [f"{name}: missing" for name in SERVICE_NAMES if name not in found]
+    for name, d in found.items():
+        have = (d.status.available_replicas if d.status else None) or 0
+        if have != d.spec.replicas:
+            bad.append(f"{name}: {have}/{d.spec.replicas} available")
+    return bad
+
+
+def drift_correction(flow: Flow, audit: Path, interval: float = 3.0) -> float:
+    """Seconds from a `kubectl scale` of dev's trade-service (the API call kubectl makes, under
+    its field manager) until `traderx drift watch` has scaled it back."""
+    watch = subprocess.Popen(
+        [str(TRADERX), "drift", "watch", "dev", "--prefix", flow.prefix, "--interval",
+         str(interval), "--audit", str(audit), "--json", "--context", flow.context],
+        env=flow.stacks.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    apps = flow.apps()
+    namespace = flow.namespace("dev")
+    try:
+        time.sleep(interval)  # let the first (clean) round pass
+        apps.patch_namespaced_deployment_scale(
+            "trade-service", namespace, {"spec": {"replicas": 3}}, field_manager="kubectl"
+        )
+        scaled = time.monotonic()
+        while True:
+            d: Any = apps.read_namespaced_deployment("trade-service", namespace)
+            if d.spec.replicas == 1:
+                return time.monotonic() - scaled
+            if watch.poll() is not None:
+                raise AssertionError(f"drift watch exited: {watch.stderr.read()[-2000:]}")  # type: ignore[union-attr]
+            if time.monotonic() - scaled > 3 * interval + 30:
+                raise AssertionError("the scaled Deployment was not corrected")
+            time.sleep(0.2)
+    finally:
+        watch.terminate()
+        watch.wait(10)
+
+
+def teardown(flow: Flow) -> None:
+    for env in reversed(ENVS):
+        try:
+            if env == "prod":
+                flow.stacks.unprotect(env)
+            flow.stacks.destroy(env)
+        except Exception as exc:  # report and keep tearing down
+            print(f"destroy {env} failed: {str(exc)[:500]}", file=sys.stderr)
+    flow.hub.stop()
+
+
+def environ_ok() -> bool:
+    return os.access(TRADERX, os.X_OK)

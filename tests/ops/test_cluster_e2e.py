@@ -1,0 +1,150 @@
+"""End to end on the real engine, the local server with its worker and the local kwok cluster,
+through the `traderx` console script. One deployment of dev, staging and prod serves every test
+(in file order; the last one wipes everything and rebuilds it):
+
+- drift: a scaled dev Deployment is detected, classified low and corrected by `drift watch`
+  within its interval; an image set by hand in prod is classified high and reported with its
+  writer, not corrected; a NetworkPolicy deleted by hand is reported by the Pulumi layer;
+- DR: back up the three environments, wipe the server's database and the cluster's Deployments,
+  `traderx dr rebuild` each environment; every workload is available, unit data, revision
+  history and tags are identical field by field, and the next `pulumi up` changes nothing.
+
+`kubectl` is not part of the toolchain, so the hand edits are the API calls kubectl makes, under
+kubectl's field-manager names (`kubectl` for scale, `kubectl-set` for set image).
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kubernetes import client as kclient
+from kubernetes import config as kconfig
+
+from tests.ops import dr_flow
+from tests.ops.compare import differences, normalised
+
+pytestmark = [pytest.mark.engine, pytest.mark.cluster, pytest.mark.slow]
+
+# Live state moves with every apply; the redeploy applies again, so these are not history.
+LIVE = {"LiveRevisionNum", "LastAppliedRevisionNum", "PreviousLiveRevisionNum",
+        "HeadUnitActionNum", "HeadUnitEventNum", "LastActionAt", "LiveState", "LiveData",
+        "BridgeState", "Values", "ValidationResults"}  # fmt: skip
+WATCH_INTERVAL = 3.0
+
+
+@pytest.fixture(scope="module")
+def flow(toolchain: Any, kube_cluster: Any) -> Iterator[dr_flow.Flow]:
+    with tempfile.TemporaryDirectory(prefix="ops-e2e-") as tmp:
+        deployed = dr_flow.deploy(
+            Path(tmp), toolchain.env, Path(kube_cluster.kubeconfig), kube_cluster.context
+        )
+        try:
+            yield deployed
+        finally:
+            dr_flow.teardown(deployed)
+
+
+def _api(flow: dr_flow.Flow) -> kclient.ApiClient:
+    return kconfig.new_client_from_config(config_file=str(flow.kubeconfig))
+
+
+def test_scaled_dev_deployment_is_corrected_within_the_interval(flow: dr_flow.Flow) -> None:
+    audit = flow.work / "audit.jsonl"
+    took = dr_flow.drift_correction(flow, audit, WATCH_INTERVAL)
+    print(
+        f"\ndrift detected and corrected {took:.1f} s after kubectl scale "
+        f"(interval {WATCH_INTERVAL} s)"
+    )
+    assert took < 2 * WATCH_INTERVAL + 5, "corrected within the watch interval (plus the apply)"
+    assert took < 15, "design goal: drift detection and correction under 15 s"
+    records = [json.loads(line) for line in audit.read_text().splitlines()]
+    (record,) = [r for r in records if r["path"] == "spec.replicas"]
+    assert record["rule"] == "replica-count" and record["unit"] == "trade-service"
+    assert record["from"] == 3 and record["to"] == 1
+    assert record["driftWrittenBy"]["manager"] == "kubectl"
+    assert record["by"].startswith("traderx drift (") and record["action"].startswith("corrected")
+    assert dr_flow.unavailable(flow, "dev") == []
+
+
+def test_image_set_by_hand_in_prod_is_reported_with_its_writer_not_corrected(
+    flow: dr_flow.Flow,
+) -> None:
+    image = "ghcr.io/finos/traderx/trade-service:set-by-hand"
+    kclient.AppsV1Api(_api(flow)).patch_namespaced_deployment(
+        "trade-service",
+        flow.namespace("prod"),
+        {
+            "spec": {
+                "template": {"spec": {"containers": [{"name": "trade-service", "image": image}]}}
+            }
+        },
+        field_manager="kubectl-set",
+    )
+    report = flow.traderx(
+        "drift", "check", "prod", "--prefix", flow.prefix, "--context", flow.context, codes=(7,)
+    )
+    found = [d for d in report["drift"] if d["unit"] == "trade-service"]
+    assert [d["path"] for d in found] == ["spec.template.spec.containers[trade-service].image"]
+    (drifted,) = found
+    assert drifted["risk"] == "high" and drifted["rule"] == "images"
+    assert drifted["live"] == image and drifted["writer"]["manager"] == "kubectl-set"
+    assert drifted["writer"]["time"] and drifted["action"] == "reported"
+    d: Any = flow.apps().read_namespaced_deployment("trade-service", flow.namespace("prod"))
+    assert d.spec.template.spec.containers[0].image == image, "high risk is never corrected"
+
+
+def test_networkpolicy_deleted_by_hand_is_reported_by_pulumi_refresh(flow: dr_flow.Flow) -> None:
+    kclient.NetworkingV1Api(_api(flow)).delete_namespaced_network_policy(
+        "allow-dns-egress", flow.namespace("dev")
+    )
+    report = flow.traderx(
+        "drift",
+        "check",
+        "dev",
+        "--prefix",
+        flow.prefix,
+        "--context",
+        flow.context,
+        "--stack",
+        "dev",
+        "--project-dir",
+        str(flow.stacks.project),
+        codes=(7,),
+    )
+    gone = [c for c in report["pulumi"] if "NetworkPolicy" in c["type"]]
+    assert gone and gone[0]["op"] == "delete", report["pulumi"]
+    assert [d for d in report["drift"] if d["risk"] == "high"] == []
+
+
+def _strip_live(doc: Any) -> Any:
+    if isinstance(doc, dict):
+        return {k: _strip_live(v) for k, v in doc.items() if k not in LIVE}
+    if isinstance(doc, list):
+        return [_strip_live(v) for v in doc]
+    return doc
+
+
+def test_backup_wipe_restore_redeploy(flow: dr_flow.Flow) -> None:
+    taken = dr_flow.backup(flow, flow.work / "b1")
+    assert taken["counts"]["space"] == 5 and taken["counts"]["unit"] == 44, taken["counts"]
+    dr_flow.wipe(flow)
+    with flow.hub.client() as http:
+        assert http.get("/space").json() == [], "the database was wiped"
+    for env in dr_flow.ENVS:
+        report = dr_flow.rebuild(flow, flow.work / "b1", env)
+        assert report["restore"]["warnings"] == [], report["restore"]
+        assert dr_flow.unavailable(flow, env) == [], env
+    print(f"\nDR timings: {flow.timings}")
+    dr_flow.backup(flow, flow.work / "b2")
+    before, after = normalised(flow.work / "b1"), normalised(flow.work / "b2")
+    assert before.keys() == after.keys()
+    for rel in before:
+        a, b = _strip_live(before[rel]), _strip_live(after[rel])
+        assert a == b, (rel, differences(a, b))
+    for env in dr_flow.ENVS:
+        flow.stacks.up(env, "--expect-no-changes")

@@ -62,6 +62,7 @@ UNIT = Kind(
         "BridgeWorkerID",
         "ContentHash",
         "ProviderType",
+        "MutationSources",
     ),
     refs={"TargetID": "Target", "ChangeSetID": "ChangeSet"},
 )

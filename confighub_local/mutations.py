@@ -46,6 +46,14 @@ def from_revision(rev: Doc) -> Doc:
         "MergeSourceID": None,
         "Source": rev.get("Source", ""),
         "Description": description,
+        # the CLI dereferences both; this server records no provided resource/path
+        "ProvidedResource": {
+            "ResourceName": "",
+            "ResourceNameWithoutScope": "",
+            "ResourceType": "",
+        },
+        "ProvidedPath": "",
+        "FunctionInvocation": {"FunctionName": ""},
     }
     if m := _RESTORED.search(description):
         out["RestoredRevisionNum"] = int(m.group(1))

@@ -41,7 +41,53 @@ def public(kind: Kind, doc: Doc) -> Doc:
     return doc
 
 
-def _extended(request: Request, kind: Kind, doc: Doc, spaces: dict[str, Doc], related: bool) -> Doc:
+# include names (ID fields) -> kind of the entity they name; the Extended key drops "ID"
+_INCLUDE_KINDS = {
+    "SpaceID": "Space",
+    "FromSpaceID": "Space",
+    "ToSpaceID": "Space",
+    "FromUnitID": "Unit",
+    "ToUnitID": "Unit",
+    "UnitID": "Unit",
+    "BridgeWorkerID": "BridgeWorker",
+    "StartTagID": "Tag",
+    "EndTagID": "Tag",
+    "ChangeSetID": "ChangeSet",
+    "FilterID": "Filter",
+    "UnitFilterID": "Filter",
+    "TriggerFilterID": "Filter",
+    "AttributeFilterID": "Filter",
+    "InvocationID": "Invocation",
+    "TransformInvocationID": "Invocation",
+    "TargetID": "Target",
+    "UserID": "User",
+    "OrganizationID": "Organization",
+    "TriggerIDs": "Trigger",
+}
+
+
+def _include_names(kind: Kind, include: str | None) -> list[str]:
+    names = [n.strip() for n in (include or "").split(",") if n.strip()]
+    for name in names:
+        if name not in _INCLUDE_KINDS:
+            raise ApiError(
+                400,
+                f"include: unknown attribute {name!r} for {kind.name}; supported: "
+                + ", ".join(sorted(_INCLUDE_KINDS)),
+            )
+    return names
+
+
+def _extended(
+    request: Request,
+    kind: Kind,
+    doc: Doc,
+    spaces: dict[str, Doc],
+    related: bool,
+    include: str | None = None,
+) -> Doc:
+    """Extended<Kind>: the entity, its space, and what `include` names (on get also the
+    related entities the spec's Extended wrapper lists)."""
     st = st_of(request)
     out: Doc = {kind.name: public(kind, doc)}
     sid = doc.get("SpaceID")
@@ -52,12 +98,27 @@ def _extended(request: Request, kind: Kind, doc: Doc, spaces: dict[str, Doc], re
                 spaces[sid] = found
         if sid in spaces:
             out["Space"] = spaces[sid]
-    if related:
-        for key, (field, ref_kind) in _RELATED.get(kind.name, {}).items():
-            if doc.get(field):
-                ref = st.store.get(ref_kind, doc[field])
-                if ref is not None:
-                    out[key] = worker_secret.public(ref)
+    wanted = {
+        field: (key, ref_kind) for key, (field, ref_kind) in _RELATED.get(kind.name, {}).items()
+    }
+    if not related:
+        wanted = {}
+    for name in _include_names(kind, include):
+        if name == "TriggerIDs":
+            wanted[name] = ("Triggers", "Trigger")
+        elif name != "SpaceID":
+            wanted[name] = (name[:-2], _INCLUDE_KINDS[name])
+    for field, (key, ref_kind) in wanted.items():
+        value = doc.get(field)
+        if not value:
+            continue
+        if isinstance(value, list):
+            refs = [st.store.get(ref_kind, v) for v in value]
+            out[key] = [worker_secret.public(r) for r in refs if r is not None]
+            continue
+        ref = st.store.get(ref_kind, value)
+        if ref is not None:
+            out[key] = worker_secret.public(ref)
     return out
 
 
@@ -71,28 +132,32 @@ def _register(kind: Kind) -> None:
         where: str | None = None,
         contains: str | None = None,
         filter: str | None = None,
+        include: str | None = None,
     ) -> JSON:
         user_only(request)
         st = st_of(request)
         space = service.get_space(st, space_id)
+        _include_names(kind, include)
         docs = service.list_docs(
             st, kind.name, space_id=space_id, where=where, contains=contains, filter_id=filter
         )
         spaces = {space_id: space}
-        return ok([_extended(request, kind, d, spaces, False) for d in docs])
+        return ok([_extended(request, kind, d, spaces, False, include) for d in docs])
 
     def list_all(
         request: Request,
         where: str | None = None,
         contains: str | None = None,
         filter: str | None = None,
+        include: str | None = None,
     ) -> JSON:
         user_only(request)
+        _include_names(kind, include)
         docs = service.list_docs(
             st_of(request), kind.name, where=where, contains=contains, filter_id=filter
         )
         spaces: dict[str, Doc] = {}
-        return ok([_extended(request, kind, d, spaces, False) for d in docs])
+        return ok([_extended(request, kind, d, spaces, False, include) for d in docs])
 
     def create(
         request: Request,
@@ -114,12 +179,12 @@ def _register(kind: Kind) -> None:
         st.store.replace(kind.name, doc[kind.id_field], doc)
         return ok({**public(kind, doc), "Secret": secret})
 
-    def get(request: Request, space_id: str, entity_id: str) -> JSON:
+    def get(request: Request, space_id: str, entity_id: str, include: str | None = None) -> JSON:
         user_only(request)
         st = st_of(request)
         space = service.get_space(st, space_id)
         doc = service.get_in_space(st, kind.name, space_id, entity_id)
-        return ok(_extended(request, kind, doc, {space_id: space}, True))
+        return ok(_extended(request, kind, doc, {space_id: space}, True, include))
 
     def put(
         request: Request, space_id: str, entity_id: str, body: Annotated[Any, Body()] = None

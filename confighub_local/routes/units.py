@@ -13,6 +13,7 @@ from confighub_local import mutations, service, units, worker_secret
 from confighub_local.context import ServerState
 from confighub_local.db.store import Doc, with_cursor
 from confighub_local.errors import ApiError, not_found
+from confighub_local.merge import MergeConflict, load_docs
 from confighub_local.routes.common import JSON, RawJSON, flag, ok, st_of, user_only
 from confighub_local.status import unit_status
 from confighub_local.validation import check_uuid, decode_b64
@@ -70,6 +71,36 @@ def public_unit(unit: Doc) -> Doc:
     return unit
 
 
+def resource_sources(unit: Doc) -> list[Doc]:
+    """MutationSources: one entry per resource in the unit's data (the CLI counts them). This
+    server does not track which mutation last touched each resource, so MutationType is None."""
+    if unit.get("ToolchainType") != "Kubernetes/YAML":
+        return []
+    try:
+        docs = load_docs(units.unit_data(unit))
+    except (MergeConflict, ApiError):
+        return []
+    out = []
+    for doc in docs:
+        if not isinstance(doc, dict):
+            continue
+        meta = doc.get("metadata") or {}
+        name = str(meta.get("name", ""))
+        out.append(
+            {
+                "Resource": {
+                    "ResourceName": f"{meta.get('namespace', '')}/{name}",
+                    "ResourceNameWithoutScope": name,
+                    "ResourceType": f"{doc.get('apiVersion', '')}/{doc.get('kind', '')}",
+                    "ResourceCategory": "Resource",
+                },
+                "ResourceMutationInfo": {"MutationType": "None", "Index": 0},
+                "PathMutationMap": {},
+            }
+        )
+    return out
+
+
 def public_revision(rev: Doc) -> Doc:
     if rev.get("MutationSources") is None:
         rev = {**rev, "MutationSources": []}
@@ -101,15 +132,15 @@ def extended(
 ) -> Doc:
     """An ExtendedUnit: the unit plus what `include` names (and the space, always)."""
     wanted = parse_include(include) | {"SpaceID"}
-    out: Doc = {"Unit": public_unit(unit)}
+    out: Doc = {"Unit": {**unit, "MutationSources": resource_sources(unit)}}
     space = spaces.get(unit["SpaceID"])
     if space is None:
         space = st.store.get("Space", unit["SpaceID"])
         if space is not None:
             spaces[unit["SpaceID"]] = space
+    out["UnitStatus"] = unit_status(st, unit)
     if with_status:
         wanted |= {"UpstreamUnitID", "TargetID"}
-        out["UnitStatus"] = unit_status(st, unit)
     for name, (key, kind) in _REF_INCLUDES.items():
         if name not in wanted or not unit.get(name):
             continue
@@ -312,6 +343,8 @@ def _write(
             # the data comes from the upstream/the old revision; a PUT's body (cub sends the
             # whole unit it read) may still change metadata such as labels
             body = {k: v for k, v in body.items() if k not in ("Version", "Data")}
+            if body and not patch:
+                body["Data"] = unit.get("Data", "")  # a PUT replaces: keep the new data
             has_body = bool(body)
         if has_body or not (flag(upgrade) or ref):
             unit = units.update_unit(st, space, unit, body, patch=patch)

@@ -54,6 +54,8 @@ _GROUPS = {
     "view",
     "worker",
 }
+# commands that take no --space
+_NO_SPACE = {"space", "context", "organization", "organization-member", "user", "info", "version"}
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
@@ -103,7 +105,7 @@ class Cub:
 
     def __call__(self, *args: str, stdin: str | None = None, timeout: float = 120) -> Result:
         argv = list(args)
-        if self.space and "--space" not in argv and argv[0] not in ("space", "context"):
+        if self.space and "--space" not in argv and argv[0] not in _NO_SPACE:
             argv += ["--space", self.space]
         env = {
             "HOME": str(self.home),
@@ -185,6 +187,7 @@ def space(cub: Cub) -> str:
     """A fresh space, made the default of this `cub`."""
     slug = f"cf-{uuid.uuid4().hex[:8]}"
     cub.ok("space", "create", slug)
+    cub.ok("context", "set", "--space", slug)  # also records the organization, as login would
     cub.space = slug
     return slug
 

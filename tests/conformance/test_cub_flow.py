@@ -327,3 +327,74 @@ def test_trigger_gates_apply_and_approve(
 def test_unsupported_is_named(cub: Cub, space: str) -> None:
     refused = cub.fails("set", "list")
     assert "Sets are not supported by this server" in refused.text
+
+
+def test_bulk_unit_commands(cub: Cub, space: str, api: httpx.Client, tmp_path: Path) -> None:
+    web = write(tmp_path, "web.yaml", WEB)
+    cub.ok("unit", "create", "web-a", web)
+    cub.ok("unit", "create", "web-b", web)
+    dest = f"{space}-dst"
+    cub.ok("space", "create", dest)
+    made = cub.ok("unit", "create", "--where", "Slug LIKE 'web-%'", "--dest-space", dest)
+    assert "2 units create" in made.out
+    clones = {
+        u["Unit"]["Slug"]: u["Unit"] for u in api.get(f"/space/{space_id(api, dest)}/unit").json()
+    }
+    assert sorted(clones) == ["web-a", "web-b"]
+    assert clones["web-a"]["UpstreamUnitID"] == unit(api, space, "web-a")["UnitID"]
+    patched = cub.ok(
+        "unit", "update", "--patch", "--where", "Slug LIKE 'web-%'", "--label", "wave=1"
+    )
+    assert "2 units update" in patched.out
+    assert unit(api, space, "web-b")["Labels"] == {"wave": "1"}
+    gone = cub.ok("unit", "delete", "--where", "Labels.wave = '1'")
+    assert "Success: 2 unit(s)" in gone.out
+    assert cub.ok("unit", "list", "--names").out.split() == []
+    assert len(api.get(f"/space/{space_id(api, dest)}/unit").json()) == 2
+
+
+def test_entity_commands(cub: Cub, space: str, api: httpx.Client, tmp_path: Path) -> None:
+    """get/update/delete of the other entities, and the read-only org views."""
+    sid = space_id(api, space)
+    assert "Default organization" in cub.ok("organization", "list").out
+    assert "local" in cub.ok("user", "list").out
+    assert "local" in cub.ok("organization-member", "list").out
+    assert "confighub-local" in cub.ok("info").out
+    assert cub.server.url in cub.ok("version").out
+    cub.ok("space", "update", "--patch", space, "--label", "env=test")
+    assert api.get(f"/space/{sid}").json()["Space"]["Labels"] == {"env": "test"}
+    cub.ok("unit", "create", "web", write(tmp_path, "web.yaml", WEB))
+    got = cub.json("unit", "get", "web")
+    assert entity(got, "Unit")["Slug"] == "web"
+    assert cub.ok("unit-event", "list", "web").rows()[0][:3] == ["ACTION", "RESULT", "STATUS"]
+    cub.ok("worker", "create", "w")
+    cub.ok("worker", "update", "--patch", "w", "--label", "pool=a")
+    workers = api.get(f"/space/{sid}/bridge_worker").json()
+    assert workers[0]["BridgeWorker"]["Labels"] == {"pool": "a"}
+    cub.ok("target", "create", "t", "{}", "w")
+    assert "Name               t" in cub.ok("target", "get", "t").out
+    cub.ok("target", "update", "--patch", "t", "--label", "zone=z1")
+    assert api.get(f"/space/{sid}/target").json()[0]["Target"]["Labels"] == {"zone": "z1"}
+    cub.ok("trigger", "create", "tr", "Mutation", "Kubernetes/YAML", "vet-placeholders")
+    assert "vet-placeholders" in cub.ok("trigger", "get", "tr").out
+    cub.ok("trigger", "delete", "tr")
+    assert api.get(f"/space/{sid}/trigger").json() == []
+    cub.ok("filter", "create", "f", "Unit", "--where", "Slug = 'web'")
+    assert "Slug = 'web'" in cub.ok("filter", "get", "f").out
+    cub.ok("filter", "delete", "f")
+    cub.ok("changeset", "create", "cs")
+    cub.ok("changeset", "update", "--patch", "cs", "--label", "rel=1")
+    assert api.get(f"/space/{sid}/change_set").json()[0]["ChangeSet"]["Labels"] == {"rel": "1"}
+    cub.ok("changeset", "delete", "cs")
+    cub.ok("tag", "create", "v1")
+    assert "v1" in cub.ok("tag", "get", "v1").out
+    cub.ok("tag", "update", "--patch", "v1", "--label", "k=v")
+    assert api.get(f"/space/{sid}/tag").json()[0]["Tag"]["Labels"] == {"k": "v"}
+    assert cub.ok("view", "list").rows()[0][0] == "NAME"
+    assert cub.ok("invocation", "list").rows()[0][0] == "NAME"
+    cub.ok("unit", "set-target", "web", "t")
+    cub.fails("worker", "delete", "w-missing")
+    cub.ok("unit", "delete", "web")
+    cub.ok("target", "delete", "t")
+    cub.ok("worker", "delete", "w")
+    assert api.get(f"/space/{sid}/bridge_worker").json() == []

@@ -8,8 +8,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Request
 
 from confighub_local import service, worker_secret
+from confighub_local.context import ServerState
 from confighub_local.db.store import Doc
 from confighub_local.kinds import BRIDGE_WORKER, SIMPLE_KINDS, Kind
+from confighub_local.routes import worker_api
 from confighub_local.routes.common import JSON, flag, ok, st_of, user_only
 
 router = APIRouter()
@@ -29,16 +31,17 @@ _RELATED: dict[str, dict[str, tuple[str, str]]] = {
 }
 
 
-def public(kind: Kind, doc: Doc) -> Doc:
-    """Never return a worker's secret except in the response to its creation."""
+def public(st: ServerState, kind: Kind, doc: Doc) -> Doc:
+    """A worker as the admin reads it carries its secret (the CLI's `worker run`/`get-secret`
+    read it there); the stored hash and sealed copy never leave the server."""
     if kind is BRIDGE_WORKER:
-        return worker_secret.public(doc)
+        return worker_secret.box(st.extras).revealed(doc)
     return doc
 
 
 def _extended(request: Request, kind: Kind, doc: Doc, spaces: dict[str, Doc], related: bool) -> Doc:
     st = st_of(request)
-    out: Doc = {kind.name: public(kind, doc)}
+    out: Doc = {kind.name: public(st, kind, doc)}
     sid = doc.get("SpaceID")
     if sid:
         if sid not in spaces:
@@ -103,11 +106,10 @@ def _register(kind: Kind) -> None:
             before = st.store.get_by_slug(kind.name, space_id, body["Slug"])
         doc = service.create(st, kind, space, body, allow_exists=flag(allow_exists))
         if kind is not BRIDGE_WORKER or before is not None:
-            return ok(public(kind, doc))
-        secret, hashed = worker_secret.new_secret()
-        doc["SecretHash"] = hashed
+            return ok(public(st, kind, doc))
+        worker_secret.box(st.extras).issue(doc)
         st.store.replace(kind.name, doc[kind.id_field], doc)
-        return ok({**public(kind, doc), "Secret": secret})
+        return ok(public(st, kind, doc))
 
     def get(request: Request, space_id: str, entity_id: str) -> JSON:
         user_only(request)
@@ -123,7 +125,7 @@ def _register(kind: Kind) -> None:
         st = st_of(request)
         space = service.get_space(st, space_id)
         old = service.get_in_space(st, kind.name, space_id, entity_id)
-        return ok(public(kind, service.update(st, kind, space, old, body, patch=False)))
+        return ok(public(st, kind, service.update(st, kind, space, old, body, patch=False)))
 
     def patch(
         request: Request, space_id: str, entity_id: str, body: Annotated[Any, Body()] = None
@@ -132,13 +134,15 @@ def _register(kind: Kind) -> None:
         st = st_of(request)
         space = service.get_space(st, space_id)
         old = service.get_in_space(st, kind.name, space_id, entity_id)
-        return ok(public(kind, service.update(st, kind, space, old, body, patch=True)))
+        return ok(public(st, kind, service.update(st, kind, space, old, body, patch=True)))
 
     def delete(request: Request, space_id: str, entity_id: str) -> JSON:
         user_only(request)
         st = st_of(request)
         service.get_space(st, space_id)
         doc = service.get_in_space(st, kind.name, space_id, entity_id)
+        if kind is BRIDGE_WORKER:
+            worker_api.drop_announced_targets(st, doc)
         return ok(service.delete(st, kind, doc))
 
     name = kind.name

@@ -98,6 +98,7 @@ BRIDGE_WORKER = Kind(
         *_COMMON_SERVER,
         "Secret",
         "SecretHash",
+        "SecretSealed",
         "LastSeenAt",
         "Condition",
         "IPAddress",

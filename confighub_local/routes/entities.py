@@ -9,10 +9,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Request
 
 from confighub_local import service, worker_secret
+from confighub_local.context import ServerState
 from confighub_local.db.store import Doc
 from confighub_local.errors import ApiError, not_found
 from confighub_local.functions.invoke import signatures
 from confighub_local.kinds import BRIDGE_WORKER, SIMPLE_KINDS, Kind
+from confighub_local.routes import worker_api
 from confighub_local.routes.common import JSON, flag, multi_status, ok, st_of, user_only
 from confighub_local.routes.units import unsupported
 from confighub_local.validation import check_uuid
@@ -34,10 +36,11 @@ _RELATED: dict[str, dict[str, tuple[str, str]]] = {
 }
 
 
-def public(kind: Kind, doc: Doc) -> Doc:
-    """Never return a worker's secret except in the response to its creation."""
+def public(st: ServerState, kind: Kind, doc: Doc) -> Doc:
+    """A worker as the admin reads it carries its secret (the CLI's `worker run`/`get-secret`
+    read it there); the stored hash and sealed copy never leave the server."""
     if kind is BRIDGE_WORKER:
-        return worker_secret.public(doc)
+        return worker_secret.box(st.extras).revealed(doc)
     return doc
 
 
@@ -89,7 +92,7 @@ def _extended(
     """Extended<Kind>: the entity, its space, and what `include` names (on get also the
     related entities the spec's Extended wrapper lists)."""
     st = st_of(request)
-    out: Doc = {kind.name: public(kind, doc)}
+    out: Doc = {kind.name: public(st, kind, doc)}
     sid = doc.get("SpaceID")
     if sid:
         if sid not in spaces:
@@ -173,11 +176,10 @@ def _register(kind: Kind) -> None:
             before = st.store.get_by_slug(kind.name, space_id, body["Slug"])
         doc = service.create(st, kind, space, body, allow_exists=flag(allow_exists))
         if kind is not BRIDGE_WORKER or before is not None:
-            return ok(public(kind, doc))
-        secret, hashed = worker_secret.new_secret()
-        doc["SecretHash"] = hashed
+            return ok(public(st, kind, doc))
+        worker_secret.box(st.extras).issue(doc)
         st.store.replace(kind.name, doc[kind.id_field], doc)
-        return ok({**public(kind, doc), "Secret": secret})
+        return ok(public(st, kind, doc))
 
     def get(request: Request, space_id: str, entity_id: str, include: str | None = None) -> JSON:
         user_only(request)
@@ -193,7 +195,7 @@ def _register(kind: Kind) -> None:
         st = st_of(request)
         space = service.get_space(st, space_id)
         old = service.get_in_space(st, kind.name, space_id, entity_id)
-        return ok(public(kind, service.update(st, kind, space, old, body, patch=False)))
+        return ok(public(st, kind, service.update(st, kind, space, old, body, patch=False)))
 
     def patch(
         request: Request, space_id: str, entity_id: str, body: Annotated[Any, Body()] = None
@@ -202,13 +204,15 @@ def _register(kind: Kind) -> None:
         st = st_of(request)
         space = service.get_space(st, space_id)
         old = service.get_in_space(st, kind.name, space_id, entity_id)
-        return ok(public(kind, service.update(st, kind, space, old, body, patch=True)))
+        return ok(public(st, kind, service.update(st, kind, space, old, body, patch=True)))
 
     def delete(request: Request, space_id: str, entity_id: str) -> JSON:
         user_only(request)
         st = st_of(request)
         service.get_space(st, space_id)
         doc = service.get_in_space(st, kind.name, space_id, entity_id)
+        if kind is BRIDGE_WORKER:
+            worker_api.drop_announced_targets(st, doc)
         return ok(service.delete(st, kind, doc))
 
     name = kind.name
@@ -291,7 +295,7 @@ def _register_bulk(kind: Kind) -> None:
                         made = service.create(
                             st, kind, space, fields, allow_exists=flag(allow_exists)
                         )
-                        results.append({kind.name: public(kind, made)})
+                        results.append({kind.name: public(st, kind, made)})
                     except ApiError as exc:
                         results.append(_bulk_error(exc, kind, source))
         return multi_status(results)
@@ -312,7 +316,7 @@ def _register_bulk(kind: Kind) -> None:
                 space = service.get_space(st, doc["SpaceID"])
                 patch = {k: v for k, v in body.items() if k != "Version"}
                 done = service.update(st, kind, space, doc, patch, patch=True)
-                results.append({kind.name: public(kind, done)})
+                results.append({kind.name: public(st, kind, done)})
             except ApiError as exc:
                 results.append(_bulk_error(exc, kind, doc))
         return multi_status(results)
@@ -327,6 +331,8 @@ def _register_bulk(kind: Kind) -> None:
         results: list[dict[str, Any]] = []
         for doc in _selected(request, kind, where, filter, contains):
             try:
+                if kind is BRIDGE_WORKER:
+                    worker_api.drop_announced_targets(st, doc)
                 results.append(service.delete(st, kind, doc))
             except ApiError as exc:
                 results.append(_bulk_error(exc, kind, doc))

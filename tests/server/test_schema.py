@@ -257,11 +257,13 @@ def _scenario(c: httpx.Client, server: ServerProcess, rec: Recorder) -> None:
             for line in stream.iter_lines():
                 if line.startswith("data:"):
                     events.append(json.loads(line[5:]))
-                if any(e["Event"] == "Apply" for e in events):
+                if any(e["Event"] == "BridgeWorkerEvent" for e in events):
                     break
-        for event in events:
+        for event in events:  # the SDK's EventMessage envelope (bridge-worker/api)
             assert set(event) == {"Event", "Data"}
-            base64.b64decode(event["Data"])
+            assert set(event["Data"]) == {"Action", "Payload"}
+            if event["Event"] == "BridgeWorkerEvent":
+                base64.b64decode(event["Data"]["Payload"]["Data"])
         result = {
             "QueuedOperationID": op["QueuedOperationID"],
             "UnitID": uid,

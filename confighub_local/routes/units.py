@@ -330,6 +330,16 @@ def _write(
     space, unit = _get_unit(st, space_id, unit_id)
     if flag(dry_run):
         raise ApiError(400, "dry_run is not supported by this server")
+    query = request.query_params
+    unsupported(**{name: query.get(name) for name in _UNSUPPORTED_WRITE})
+    tag_id, change_set_id = query.get("tag"), query.get("change_set_id")
+    if change_set_id and check_uuid(change_set_id, "change_set_id") != unit.get("ChangeSetID"):
+        raise ApiError(
+            400,
+            f"change_set_id {change_set_id} does not match Unit {unit['Slug']}'s ChangeSetID "
+            f"{unit.get('ChangeSetID') or '(none)'}",
+        )
+    tag = _tag(st, tag_id) if tag_id else None
     ref = restore_ref(st, unit, restore, revision_id)
     if ref and flag(upgrade):
         raise ApiError(400, "give either upgrade or a restore (restore/revision_id), not both")
@@ -348,7 +358,29 @@ def _write(
             has_body = bool(body)
         if has_body or not (flag(upgrade) or ref):
             unit = units.update_unit(st, space, unit, body, patch=patch)
+        if tag is not None:
+            head = units.revision(st, unit, int(unit["HeadRevisionNum"]))
+            head.setdefault("Tags", {})[tag["TagID"]] = tag["Slug"]
+            st.store.replace("Revision", head["RevisionID"], head)
     return ok(public_unit(unit))
+
+
+# PATCH/PUT parameters of the spec this server does not implement: a 400 names them
+_UNSUPPORTED_WRITE = (
+    "resolve",
+    "where_mutation",
+    "filter_mutation",
+    "merge_external_source",
+    "subgroup",
+)
+
+
+def _tag(st: ServerState, tag_id: str) -> Doc:
+    """The `tag` parameter: a Tag to add to the head revision after the write."""
+    tag = st.store.get("Tag", check_uuid(tag_id, "tag"))
+    if tag is None:
+        raise ApiError(400, f"tag {tag_id} does not name an existing Tag")
+    return tag
 
 
 @router.put("/space/{space_id}/unit/{unit_id}")

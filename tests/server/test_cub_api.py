@@ -319,3 +319,36 @@ def test_approve_shape_per_client(c: httpx.Client) -> None:
     assert spec_answer["Unit"]["MutationSources"] == []
     cub_answer = ok(c.post(f"/space/{sid}/unit/{unit['UnitID']}/approve", headers=OLD_CUB))
     assert isinstance(cub_answer, str) and "approved" in cub_answer
+
+
+def test_unit_write_parameters(c: httpx.Client) -> None:
+    """`tag` tags the new head revision; change_set_id must match; the spec's parameters this
+    server does not implement are refused by name, never ignored."""
+    sid = new_space(c)["SpaceID"]
+    unit = new_unit(c, sid, WEB)
+    uid = unit["UnitID"]
+    tag = ok(c.post(f"/space/{sid}/tag", json={"Slug": slug("v")}))
+    patch = json.dumps({"Data": b64(WEB.replace("replicas: 2", "replicas: 3"))}).encode()
+    done = ok(
+        c.patch(
+            f"/space/{sid}/unit/{uid}", params={"tag": tag["TagID"]}, content=patch, headers=MERGE
+        )
+    )
+    revs = {
+        r["Revision"]["RevisionNum"]: r["Revision"]
+        for r in ok(c.get(f"/space/{sid}/unit/{uid}/revision"))
+    }
+    assert revs[done["HeadRevisionNum"]]["Tags"] == {tag["TagID"]: tag["Slug"]}
+    assert revs[1]["Tags"] == {}
+    cs = ok(c.post(f"/space/{sid}/change_set", json={"Slug": slug("cs")}))
+    wrong = c.patch(
+        f"/space/{sid}/unit/{uid}",
+        params={"change_set_id": cs["ChangeSetID"]},
+        content=b"{}",
+        headers=MERGE,
+    )
+    assert wrong.status_code == 400 and "does not match" in wrong.json()["Message"]
+    for name in ("resolve", "where_mutation", "subgroup"):
+        resp = c.patch(f"/space/{sid}/unit/{uid}", params={name: "x"}, content=b"{}", headers=MERGE)
+        assert resp.status_code == 400 and name in resp.json()["Message"]
+    assert ok(c.get(f"/space/{sid}/unit/{uid}"))["Unit"]["HeadRevisionNum"] == 2

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from confighub_local import errors, hooks  # noqa: F401  (hooks registers per-kind rules)
 from confighub_local.auth import load_or_create_token
+from confighub_local.body_drain import BodyDrainMiddleware
 from confighub_local.context import ServerState
 from confighub_local.db import Store
 from confighub_local.db.store import new_id, now
@@ -138,6 +139,7 @@ def create_app(settings: Settings) -> FastAPI:
     faults = Faults(settings.faults)
     state.extras["faults"] = faults
     app.add_middleware(FaultMiddleware, faults=faults, token=token)
+    app.add_middleware(BodyDrainMiddleware)  # outermost: also after auth's early 401s
     return app
 
 

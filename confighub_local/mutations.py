@@ -40,10 +40,6 @@ def from_revision(rev: Doc) -> Doc:
         "Version": 1,
         "EntityType": "Mutation",
         "Subgroup": "",
-        "InvocationID": None,
-        "LinkID": None,
-        "TriggerID": None,
-        "MergeSourceID": None,
         "Source": rev.get("Source", ""),
         "Description": description,
         # the CLI dereferences both; this server records no provided resource/path

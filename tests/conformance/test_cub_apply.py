@@ -54,6 +54,26 @@ spec:
           image: nginx:1.27
 """
 
+STUCK = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {name}
+  namespace: default
+spec:
+  replicas: 1
+  selector:
+    matchLabels: {{app: {name}}}
+  template:
+    metadata:
+      labels: {{app: {name}}}
+    spec:
+      nodeSelector: {{no-such-node: 'true'}}
+      containers:
+        - name: web
+          image: nginx:1.27
+"""
+
 pytestmark = pytest.mark.cluster
 
 
@@ -153,10 +173,12 @@ def test_apply_wait_reports_a_failed_unit(
 ) -> None:
     """A Deployment that never becomes available: `apply --wait` fails, the unit event names
     the Deployment and why, and nothing is recorded as live."""
-    ns = f"cf-{uuid.uuid4().hex[:8]}"
+    name = f"cf-stuck-{uuid.uuid4().hex[:8]}"
     _ready_worker(cub, "w")
     cub.ok("target", "create", "t", '{"ReadyTimeoutSeconds": 8}', "w")
-    stuck = APP.format(ns=ns, extra="nodeSelector: {no-such-node: 'true'}")
+    # only the Deployment, in `default`: with the 8 s wait a namespace could not finish
+    # terminating in time on destroy
+    stuck = STUCK.format(name=name)
     cub.ok("unit", "create", "stuck", write(tmp_path, "stuck.yaml", stuck))
     cub.ok("unit", "set-target", "stuck", "t")
     failed = cub.fails("unit", "apply", "--wait", "stuck")
@@ -164,6 +186,6 @@ def test_apply_wait_reports_a_failed_unit(
     event = _events(cub, "stuck")[0]
     assert event[:3] == ["Apply", "ApplyWaitFailed", "Failed"]
     message = " ".join(event[3:])
-    assert f"Deployment/{ns}/web" in message, message
+    assert f"Deployment/default/{name}" in message, message
     assert unit(api, space, "stuck")["LiveRevisionNum"] == 0
     cub.ok("unit", "destroy", "--wait", "stuck", timeout=240)

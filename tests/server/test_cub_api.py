@@ -352,3 +352,21 @@ def test_unit_write_parameters(c: httpx.Client) -> None:
         resp = c.patch(f"/space/{sid}/unit/{uid}", params={name: "x"}, content=b"{}", headers=MERGE)
         assert resp.status_code == 400 and name in resp.json()["Message"]
     assert ok(c.get(f"/space/{sid}/unit/{uid}"))["Unit"]["HeadRevisionNum"] == 2
+
+
+def test_keep_alive_survives_an_unread_body(confighub_server: ServerProcess) -> None:
+    """A request refused before its body is read (401, 404, the Sets refusal) must leave the
+    keep-alive connection usable for the next request (hypercorn drops it otherwise)."""
+    no_auth = {"Authorization": "Bearer wrong"}
+    refused = [
+        ("POST", "/space/{sid}/set", None, 404),
+        ("POST", "/space", no_auth, 401),
+        ("GET", "/nosuch", None, 404),
+    ]
+    for i in range(30):
+        for method, path, headers, status in refused:
+            with confighub_server.client() as c:
+                sid = ok(c.post("/space", json={"Slug": slug(f"ka{i}")}))["SpaceID"]
+                resp = c.request(method, path.format(sid=sid), json={"a": 1}, headers=headers)
+                assert resp.status_code == status
+                assert c.get(f"/space/{sid}").status_code == 200

@@ -26,6 +26,7 @@ SIMPLE = {
     "view": "View",
     "invocation": "Invocation",
 }
+BULK_CREATE = ("Filter", "Link", "Tag", "ChangeSet", "Trigger", "View", "Invocation")
 IMPLEMENTED = {
     "apiInfo",
     "GetMe",
@@ -98,6 +99,12 @@ IMPLEMENTED = {
     "ListAllChangeSets",
     "ListAllTriggers",
     "ListAllViews",
+    "ListExtendedMutations",
+    "GetExtendedMutation",
+    "ListBridgeWorkerStatuses",
+    "ListBridgeWorkerFunctions",
+    *(f"BulkCreate{k}s" for k in BULK_CREATE),
+    *(f"Bulk{verb}{k}s" for k in SIMPLE.values() for verb in ("Patch", "Delete")),
     "ListAllInvocations",
 }
 
@@ -201,6 +208,8 @@ def _scenario(c: httpx.Client, server: ServerProcess, rec: Recorder) -> None:
     _j(c.get(f"/space/{sid}/unit/{uid}/revision/{rid}"))
     c.get(f"/space/{sid}/unit/{uid}/revision/{rid}/data")
     _j(c.get("/revision", params={"where": f"UnitID = '{uid}'"}))
+    muts = _j(c.get(f"/space/{sid}/unit/{uid}/mutation"))
+    _j(c.get(f"/space/{sid}/unit/{uid}/mutation/{muts[0]['Mutation']['MutationID']}"))
 
     _j(c.get("/function"))
     _j(c.get(f"/space/{sid}/function"))
@@ -237,7 +246,18 @@ def _scenario(c: httpx.Client, server: ServerProcess, rec: Recorder) -> None:
         _j(c.patch(f"/space/{sid}/{seg}/{eid}", json={"Labels": {"q": "2"}}, headers=MERGE))
         _j(c.get(f"/space/{sid}/{seg}"))
         _j(c.get(f"/{seg}", params={"where": f"SpaceID = '{sid}'"}))
+        mine = {"where": f"{kind}ID = '{eid}'"}
+        if kind in BULK_CREATE:
+            _j(c.post(f"/{seg}", params={**mine, "name_prefixes": "bk-"}, json={}))
+            _j(c.delete(f"/{seg}", params={"where": f"SpaceID = '{sid}' AND Slug LIKE 'bk-%'"}))
+        _j(c.patch(f"/{seg}", params=mine, json={"Labels": {"b": "1"}}, headers=MERGE))
+        if kind == "BridgeWorker":
+            _j(c.get(f"/space/{sid}/bridge_worker/{eid}/status"))
+            _j(c.get(f"/space/{sid}/bridge_worker/{eid}/function"))
         _j(c.delete(f"/space/{sid}/{seg}/{eid}"))
+        if kind not in BULK_CREATE:  # no bulk clone to make one: create one to bulk-delete
+            extra = _j(c.post(f"/space/{sid}/{seg}", json={"Slug": slug(seg), **bodies[seg]}))
+            _j(c.delete(f"/{seg}", params={"where": f"{kind}ID = '{extra[f'{kind}ID']}'"}))
 
     tag = _j(c.post(f"/space/{sid}/tag", json={"Slug": slug("tag")}))
     _j(c.post("/unit/tag", params={"where": f"UnitID = '{uid}'"}, json={"TagID": tag["TagID"]}))

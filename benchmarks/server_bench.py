@@ -3,10 +3,14 @@
 - create and update throughput (sequential, one keep-alive connection);
 - list-with-where over 10,000 units through HTTP versus the same SQL run directly on the
   SQLite file (the where translator's own output), median of repeated runs, and the ratio;
-- apply round trip over the real worker protocol (SSE stream + action_result) with a no-op
-  executor, i.e. the server and protocol overhead without a cluster.
+- apply round trip over the official worker's wire protocol (h2c SSE stream + action_result,
+  tests/support/sdk_worker.py) with a no-op executor: the server and protocol overhead;
+- with a cluster (--kubeconfig / $KUBECONFIG): apply round trip through ConfigHub's official
+  bridge worker (`cub-worker kubernetes`, server-side apply + kstatus wait) of a 2-replica
+  Deployment with a new image each time, until the worker reports it available.
 
 Usage: python benchmarks/server_bench.py [--units 10000] [--updates 1000] [--repeat 15]
+       python benchmarks/server_bench.py --apply-only     # just the two apply figures
 """
 
 from __future__ import annotations
@@ -26,10 +30,11 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import subprocess  # noqa: E402
+
 from confighub_local.where import compile_where  # noqa: E402
-from confighub_local.worker.kube import Outcome  # noqa: E402
-from confighub_local.worker.runner import WorkerRunner, kube_factory  # noqa: E402
-from tests.support.server import ServerProcess  # noqa: E402
+from tests.support.sdk_worker import Outcome, SdkWorker  # noqa: E402
+from tests.support.server import ServerProcess, official_worker  # noqa: E402
 
 TIERS = ("backend", "frontend", "data", "ops")
 DOC = """\
@@ -75,6 +80,10 @@ def main() -> None:
     parser.add_argument("--updates", type=int, default=1_000)
     parser.add_argument("--repeat", type=int, default=15)
     parser.add_argument("--applies", type=int, default=30)
+    parser.add_argument("--cluster-applies", type=int, default=10)
+    parser.add_argument(
+        "--apply-only", action="store_true", help="skip the create/update/list figures"
+    )
     parser.add_argument(
         "--kubeconfig",
         default=os.environ.get("KUBECONFIG"),
@@ -95,81 +104,85 @@ def run(server: ServerProcess, args: argparse.Namespace) -> None:
     with server.client(timeout=60.0) as c:
         space = c.post("/space", json={"Slug": "bench"}).json()
         sid = space["SpaceID"]
-        ids = []
-        start = time.perf_counter()
-        for i in range(args.units):
-            resp = c.post(
-                f"/space/{sid}/unit",
-                json={
-                    "Slug": f"svc-{i}",
-                    "ToolchainType": "Kubernetes/YAML",
-                    "Data": b64(DOC.format(i=i)),
-                    "Labels": {"tier": TIERS[i % 4], "order": str(i % 100)},
-                },
-            )
-            resp.raise_for_status()
-            ids.append(resp.json()["UnitID"])
-        created = time.perf_counter() - start
-        print(
-            f"create: {args.units} units in {created:.1f}s = {args.units / created:.0f} units/s "
-            f"({created / args.units * 1000:.2f} ms each)"
-        )
-
-        start = time.perf_counter()
-        for i, uid in enumerate(ids[: args.updates]):
-            resp = c.patch(
-                f"/space/{sid}/unit/{uid}",
-                json={"Data": b64(DOC.format(i=i) + "# v2\n")},
-                headers={"Content-Type": "application/merge-patch+json"},
-            )
-            resp.raise_for_status()
-        updated = time.perf_counter() - start
-        print(
-            f"update: {args.updates} data updates in {updated:.1f}s = "
-            f"{args.updates / updated:.0f} updates/s ({updated / args.updates * 1000:.2f} ms "
-            "each, each a new revision)"
-        )
-
-        raw = sqlite3.connect(f"file:{server.db_path}?mode=ro", uri=True)
-        raw.execute("PRAGMA case_sensitive_like=ON")
-        queries = [
-            ("narrow", "Labels.tier = 'data' AND Labels.order = '42'"),
-            ("medium", "Labels.tier = 'backend' AND Labels.order IN ('1', '2', '3', '4', '5')"),
-            ("revisions", "HeadRevisionNum > LiveRevisionNum AND HeadRevisionNum > 1"),
-            ("wide", "Labels.tier = 'backend'"),
-        ]
-        print(f"list-with-where over {args.units} units (median of {args.repeat}):")
-        for name, where in queries:
-            compiled = compile_where(where, "Unit")
-            sql = (
-                f"SELECT e.cursor, e.doc FROM entities e {compiled.join_sql()} "
-                f"WHERE e.kind = 'Unit' AND e.space_id = ? AND ({compiled.sql}) "
-                "ORDER BY e.cursor"
-            )
-            params = [sid, *compiled.params]
-            count = len(raw.execute(sql, params).fetchall())
-            http_count = len(c.get(f"/space/{sid}/unit", params={"where": where}).json())
-            assert count == http_count, (name, count, http_count)
-
-            def via_http(where: str = where) -> None:
-                c.get(f"/space/{sid}/unit", params={"where": where}).raise_for_status()
-
-            def via_sql(sql: str = sql, params: list[Any] = params) -> None:
-                raw.execute(sql, params).fetchall()
-
-            http_ms = median_ms(via_http, args.repeat)
-            sql_ms = median_ms(via_sql, args.repeat)
-            print(
-                f"  {name:9} {count:5} rows: HTTP {http_ms:7.1f} ms, raw SQL {sql_ms:7.1f} ms, "
-                f"ratio {http_ms / sql_ms:4.2f}x   where: {where}"
-            )
-        raw.close()
-
+        if not args.apply_only:
+            crud_and_lists(c, server, sid, args)
         apply_round_trips(c, server, sid, args.applies)
         if args.kubeconfig:
-            cluster_round_trips(c, server, sid, args.kubeconfig, max(3, args.applies // 6))
+            cluster_round_trips(c, server, sid, args.kubeconfig, args.cluster_applies)
         else:
             print("cluster apply round trip: skipped (no --kubeconfig / KUBECONFIG)")
+
+
+def crud_and_lists(c: Any, server: ServerProcess, sid: str, args: argparse.Namespace) -> None:
+    ids = []
+    start = time.perf_counter()
+    for i in range(args.units):
+        resp = c.post(
+            f"/space/{sid}/unit",
+            json={
+                "Slug": f"svc-{i}",
+                "ToolchainType": "Kubernetes/YAML",
+                "Data": b64(DOC.format(i=i)),
+                "Labels": {"tier": TIERS[i % 4], "order": str(i % 100)},
+            },
+        )
+        resp.raise_for_status()
+        ids.append(resp.json()["UnitID"])
+    created = time.perf_counter() - start
+    print(
+        f"create: {args.units} units in {created:.1f}s = {args.units / created:.0f} units/s "
+        f"({created / args.units * 1000:.2f} ms each)"
+    )
+
+    start = time.perf_counter()
+    for i, uid in enumerate(ids[: args.updates]):
+        resp = c.patch(
+            f"/space/{sid}/unit/{uid}",
+            json={"Data": b64(DOC.format(i=i) + "# v2\n")},
+            headers={"Content-Type": "application/merge-patch+json"},
+        )
+        resp.raise_for_status()
+    updated = time.perf_counter() - start
+    print(
+        f"update: {args.updates} data updates in {updated:.1f}s = "
+        f"{args.updates / updated:.0f} updates/s ({updated / args.updates * 1000:.2f} ms "
+        "each, each a new revision)"
+    )
+
+    raw = sqlite3.connect(f"file:{server.db_path}?mode=ro", uri=True)
+    raw.execute("PRAGMA case_sensitive_like=ON")
+    queries = [
+        ("narrow", "Labels.tier = 'data' AND Labels.order = '42'"),
+        ("medium", "Labels.tier = 'backend' AND Labels.order IN ('1', '2', '3', '4', '5')"),
+        ("revisions", "HeadRevisionNum > LiveRevisionNum AND HeadRevisionNum > 1"),
+        ("wide", "Labels.tier = 'backend'"),
+    ]
+    print(f"list-with-where over {args.units} units (median of {args.repeat}):")
+    for name, where in queries:
+        compiled = compile_where(where, "Unit")
+        sql = (
+            f"SELECT e.cursor, e.doc FROM entities e {compiled.join_sql()} "
+            f"WHERE e.kind = 'Unit' AND e.space_id = ? AND ({compiled.sql}) "
+            "ORDER BY e.cursor"
+        )
+        params = [sid, *compiled.params]
+        count = len(raw.execute(sql, params).fetchall())
+        http_count = len(c.get(f"/space/{sid}/unit", params={"where": where}).json())
+        assert count == http_count, (name, count, http_count)
+
+        def via_http(where: str = where) -> None:
+            c.get(f"/space/{sid}/unit", params={"where": where}).raise_for_status()
+
+        def via_sql(sql: str = sql, params: list[Any] = params) -> None:
+            raw.execute(sql, params).fetchall()
+
+        http_ms = median_ms(via_http, args.repeat)
+        sql_ms = median_ms(via_sql, args.repeat)
+        print(
+            f"  {name:9} {count:5} rows: HTTP {http_ms:7.1f} ms, raw SQL {sql_ms:7.1f} ms, "
+            f"ratio {http_ms / sql_ms:4.2f}x   where: {where}"
+        )
+    raw.close()
 
 
 def apply_round_trips(c: Any, server: ServerProcess, sid: str, count: int) -> None:
@@ -184,7 +197,7 @@ def apply_round_trips(c: Any, server: ServerProcess, sid: str, count: int) -> No
         },
     ).json()
     executor = NoopExecutor()
-    runner = WorkerRunner(
+    runner = SdkWorker(
         server.url, worker["BridgeWorkerID"], worker["Secret"], lambda params: executor
     )
     thread = threading.Thread(target=runner.run, daemon=True)
@@ -207,8 +220,8 @@ def apply_round_trips(c: Any, server: ServerProcess, sid: str, count: int) -> No
         samples.append((time.perf_counter() - start) * 1000)
     runner.shutdown()
     print(
-        f"apply round trip (queue -> SSE -> worker -> action_result -> Completed, no-op "
-        f"executor, {count} runs): median {statistics.median(samples):.1f} ms, "
+        f"apply round trip (queue -> h2c SSE -> SDK-protocol worker -> action_result -> "
+        f"Completed, no-op executor, {count} runs): median {statistics.median(samples):.1f} ms, "
         f"p90 {sorted(samples)[int(count * 0.9) - 1]:.1f} ms"
     )
 
@@ -234,7 +247,12 @@ spec:
 def cluster_round_trips(
     c: Any, server: ServerProcess, sid: str, kubeconfig: str, count: int
 ) -> None:
-    """Apply a Deployment (new image each time) to the cluster and wait for Completed."""
+    """Apply a Deployment (new image each time) through the official cub-worker and wait for
+    Completed, which it reports only once kstatus sees the Deployment available."""
+    binary = official_worker()
+    if binary is None:
+        print("cluster apply round trip: skipped (no cub-worker: run `make bootstrap`)")
+        return
     worker = c.post(f"/space/{sid}/bridge_worker", json={"Slug": "bench-kube"}).json()
     target = c.post(
         f"/space/{sid}/target",
@@ -243,13 +261,20 @@ def cluster_round_trips(
             "BridgeWorkerID": worker["BridgeWorkerID"],
             "ProviderType": "Kubernetes",
             "ToolchainType": "Kubernetes/YAML",
+            "Parameters": '{"WaitTimeout": "60s"}',
         },
     ).json()
-    runner = WorkerRunner(
-        server.url, worker["BridgeWorkerID"], worker["Secret"], kube_factory(kubeconfig, 60.0)
+    env = {
+        **os.environ,
+        "CONFIGHUB_URL": "http://127.0.0.1",
+        "CONFIGHUB_WORKER_PORT": str(server.port),
+        "CONFIGHUB_WORKER_ID": worker["BridgeWorkerID"],
+        "CONFIGHUB_WORKER_SECRET": worker["Secret"],
+        "KUBECONFIG": kubeconfig,
+    }
+    proc = subprocess.Popen(
+        [binary, "kubernetes"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
-    thread = threading.Thread(target=runner.run, daemon=True)
-    thread.start()
     ns = f"bench-{int(time.time())}"
     unit = c.post(
         f"/space/{sid}/unit",
@@ -263,6 +288,8 @@ def cluster_round_trips(
     uid = unit["UnitID"]
     samples = []
     try:
+        first = wait_operation(c, sid, uid, c.post(f"/space/{sid}/unit/{uid}/apply").json())
+        assert first["Status"] == "Completed", first  # namespace + first rollout, not timed
         for n in range(1, count + 1):
             c.patch(
                 f"/space/{sid}/unit/{uid}",
@@ -275,11 +302,13 @@ def cluster_round_trips(
             samples.append((time.perf_counter() - start) * 1000)
         wait_operation(c, sid, uid, c.post(f"/space/{sid}/unit/{uid}/destroy").json())
     finally:
-        runner.shutdown()
+        proc.terminate()
+        proc.wait(15)
     print(
-        f"cluster apply round trip (server-side apply of a 2-replica Deployment with a new "
-        f"image + wait until available, {count} runs): median "
-        f"{statistics.median(samples):.0f} ms, max {max(samples):.0f} ms"
+        f"cluster apply round trip through the official cub-worker (server-side apply of a "
+        f"2-replica Deployment with a new image + kstatus wait until available, {count} runs): "
+        f"median {statistics.median(samples):.0f} ms, min {min(samples):.0f} ms, "
+        f"max {max(samples):.0f} ms"
     )
 
 

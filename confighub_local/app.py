@@ -12,6 +12,7 @@ from fastapi import FastAPI
 
 from confighub_local import errors, hooks  # noqa: F401  (hooks registers per-kind rules)
 from confighub_local.auth import load_or_create_token
+from confighub_local.body_drain import BodyDrainMiddleware
 from confighub_local.context import ServerState
 from confighub_local.db import Store
 from confighub_local.db.store import new_id, now
@@ -35,6 +36,7 @@ from confighub_local.routes import (
     units,
     worker_api,
 )
+from confighub_local.worker_secret import SecretBox
 
 log = logging.getLogger("confighub_local")
 
@@ -46,8 +48,9 @@ class Settings:
     port: int = 8765
     token_file: Path | None = None
     token: str | None = None  # explicit token (tests); wins over file and environment
-    kubeconfig: str | None = None  # run the Kubernetes bridge worker for every BridgeWorker
-    ready_timeout: float = 120.0
+    kubeconfig: str | None = None  # run the official cub-worker for every BridgeWorker
+    worker_bin: str | None = None  # that binary (else $CONFIGHUB_WORKER_BIN, else PATH)
+    ready_timeout: float = 120.0  # WaitTimeout for Targets that declare no readiness timeout
     faults: FaultConfig | None = None
     operation_timeout: float = 1800.0  # an open operation older than this is Failed
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES  # larger request bodies get 413
@@ -119,6 +122,8 @@ def create_app(settings: Settings) -> FastAPI:
         token, _ = load_or_create_token(settings.token_file, settings.db, settings.port, store)
     org_id, user_id = _bootstrap_org(store)
     state = ServerState(store=store, token=token, org_id=org_id, user_id=user_id)
+    state.extras["secret_box"] = SecretBox.for_db(settings.db)
+    state.extras["ready_timeout"] = settings.ready_timeout
     app = FastAPI(title="confighub-local", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.chub = state
     errors.install(app)
@@ -150,20 +155,22 @@ def create_app(settings: Settings) -> FastAPI:
     faults = Faults(settings.faults)
     state.extras["faults"] = faults
     app.add_middleware(FaultMiddleware, faults=faults, token=token)
+    app.add_middleware(BodyDrainMiddleware)  # outermost: also after auth's early 401s
     return app
 
 
 def _embed_workers(app: FastAPI, state: ServerState, settings: Settings) -> None:
-    """Start the worker supervisor with the server, stop it on shutdown."""
-    from confighub_local.worker.runner import kube_factory
-    from confighub_local.worker.supervisor import Supervisor
+    """Supervise one official cub-worker per BridgeWorker with the server's lifespan. A missing
+    binary fails here, before the server listens: there is no other worker to fall back to."""
+    from confighub_local.worker.supervisor import Supervisor, find_worker_binary
 
     assert settings.kubeconfig is not None
     supervisor = Supervisor(
         state.store,
-        f"http://127.0.0.1:{settings.port}",
-        state.token,
-        kube_factory(settings.kubeconfig, settings.ready_timeout),
+        state.extras["secret_box"],
+        settings.port,
+        settings.kubeconfig,
+        find_worker_binary(settings.worker_bin),
     )
     app.router.on_startup.append(supervisor.start)
     app.router.on_shutdown.append(supervisor.shutdown)

@@ -1,15 +1,18 @@
-"""Command line: `serve` runs the API (and optionally the Kubernetes bridge worker)."""
+"""Command line: `serve` runs the API (and, with --kubeconfig, the official bridge worker for
+every BridgeWorker registered on it)."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import signal
 from pathlib import Path
-from types import FrameType
 from typing import Annotated
 
 import typer
-import uvicorn
+from fastapi import FastAPI
+from hypercorn.asyncio import serve as hypercorn_serve
+from hypercorn.config import Config as HypercornConfig
 from pydantic import ValidationError
 
 from confighub_local import operations
@@ -18,6 +21,7 @@ from confighub_local.context import ServerState
 from confighub_local.faults import FaultConfig, FaultRule, parse_config
 from confighub_local.middleware import DEFAULT_MAX_BODY_BYTES
 from confighub_local.private_files import UnsafeFile
+from confighub_local.worker.supervisor import WorkerBinaryMissing
 
 cli = typer.Typer(add_completion=False, help="Local ConfigHub-compatible server.")
 
@@ -34,10 +38,18 @@ def serve(
         Path | None, typer.Option(help="file holding the API token (else CONFIGHUB_TOKEN)")
     ] = None,
     kubeconfig: Annotated[
-        Path | None, typer.Option(help="run the Kubernetes bridge worker against this cluster")
+        Path | None,
+        typer.Option(help="run the official cub-worker for every BridgeWorker, on this cluster"),
+    ] = None,
+    worker_bin: Annotated[
+        str | None,
+        typer.Option(
+            envvar="CONFIGHUB_WORKER_BIN", help="the cub-worker binary [default: from PATH]"
+        ),
     ] = None,
     ready_timeout: Annotated[
-        float, typer.Option(help="seconds the worker waits for Deployments to be available")
+        float,
+        typer.Option(help="WaitTimeout (s) for Targets that declare no readiness timeout"),
     ] = 120.0,
     fault_route: Annotated[str, typer.Option(help="fault rule: path regex")] = ".*",
     fault_latency_ms: Annotated[int, typer.Option(help="fault rule: added latency")] = 0,
@@ -62,12 +74,15 @@ def serve(
 ) -> None:
     """Serve the API under /api until interrupted."""
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(name)s %(message)s")
+    for name in ("hpack", "h2", "h11"):  # at debug they print request headers: tokens, secrets
+        logging.getLogger(name).setLevel(max(logging.WARNING, logging.root.level))
     settings = Settings(
         db=db or default_db(),
         host=host,
         port=port,
         token_file=token_file,
         kubeconfig=str(kubeconfig) if kubeconfig else None,
+        worker_bin=worker_bin,
         ready_timeout=ready_timeout,
         operation_timeout=operation_timeout,
         max_body_bytes=max_body_bytes,
@@ -86,30 +101,46 @@ def serve(
     except UnsafeFile as exc:  # a token/DB path someone else could control: say so, no trace
         typer.echo(f"confighub-local: {exc}", err=True)
         raise typer.Exit(2) from None
-    config = uvicorn.Config(
-        app,
-        host=host,
-        port=port,
-        log_level=log_level.lower(),
-        access_log=False,
-        timeout_graceful_shutdown=5,
-    )
-    _Server(config, app.state.chub).run()
+    except WorkerBinaryMissing as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    asyncio.run(_serve(app, app.state.chub, host, port, log_level))
 
 
-class _Server(uvicorn.Server):
-    """On SIGTERM/SIGINT, end worker streams first: open streams would hold shutdown."""
+def _hypercorn_config(host: str, port: int, log_level: str) -> HypercornConfig:
+    """HTTP/1.1 and HTTP/2 cleartext on one port: hypercorn takes a connection that opens with
+    the HTTP/2 preface as h2c with prior knowledge, as the official cub-worker speaks on
+    http:// URLs; every other client keeps HTTP/1.1."""
+    config = HypercornConfig()
+    config.bind = [f"[{host}]:{port}" if ":" in host else f"{host}:{port}"]
+    config.accesslog = None
+    config.errorlog = logging.getLogger("hypercorn.error")
+    config.loglevel = log_level.upper()
+    config.graceful_timeout = 5.0
+    config.keep_alive_timeout = 75.0  # longer than clients' idle pools: no reset mid-request
+    return config
 
-    def __init__(self, config: uvicorn.Config, state: ServerState) -> None:
-        super().__init__(config)
-        self.chub = state
 
-    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
-        supervisor = self.chub.extras.get("supervisor")
+async def _serve(app: FastAPI, state: ServerState, host: str, port: int, log_level: str) -> None:
+    """Serve until SIGTERM/SIGINT; then stop the workers and end their streams first, since
+    open streams would hold the graceful shutdown."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+
+    async def shutdown_trigger() -> None:
+        await stop.wait()
+        supervisor = state.extras.get("supervisor")
         if supervisor is not None:
-            supervisor.shutdown()
-        operations.dispatcher(self.chub).close()
-        super().handle_exit(sig, frame)
+            await asyncio.to_thread(supervisor.shutdown)
+        operations.dispatcher(state).close()
+
+    await hypercorn_serve(
+        app,  # type: ignore[arg-type]
+        _hypercorn_config(host, port, log_level),
+        shutdown_trigger=shutdown_trigger,
+    )
 
 
 def _faults(
@@ -140,28 +171,6 @@ def _faults(
         return FaultConfig(rules=[rule])
     except (ValueError, ValidationError) as exc:
         raise typer.BadParameter(str(exc)) from None
-
-
-@cli.command()
-def worker(
-    url: Annotated[str, typer.Option(help="server root, e.g. http://127.0.0.1:8765")],
-    worker_id: Annotated[str, typer.Option(help="BridgeWorkerID")],
-    kubeconfig: Annotated[Path, typer.Option(help="kubeconfig of the target cluster")],
-    secret: Annotated[
-        str, typer.Option(envvar="CONFIGHUB_WORKER_SECRET", help="the worker's secret")
-    ],
-    ready_timeout: Annotated[float, typer.Option(help="readiness wait, seconds")] = 120.0,
-    log_level: Annotated[str, typer.Option(help="log level")] = "info",
-) -> None:
-    """Run one Kubernetes bridge worker against a server until interrupted."""
-    from confighub_local.worker.runner import WorkerRunner, kube_factory
-
-    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(name)s %(message)s")
-    runner = WorkerRunner(url, worker_id, secret, kube_factory(str(kubeconfig), ready_timeout))
-    # stop taking work on SIGTERM/SIGINT; operations already running finish and report
-    signal.signal(signal.SIGTERM, lambda *_: runner.shutdown())
-    signal.signal(signal.SIGINT, lambda *_: runner.shutdown())
-    runner.run()
 
 
 @cli.command()

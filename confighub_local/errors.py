@@ -42,7 +42,11 @@ def error_body(status: int, message: str) -> dict[str, str]:
 
 
 def install(app: FastAPI) -> None:
-    """Route every failure, including framework ones, through the same error body."""
+    """Route every failure, including framework ones, through the same error body (and let the
+    vendor's older `cub` CLI decode it: see compat.py)."""
+    from confighub_local.compat import CubCompatMiddleware
+
+    app.add_middleware(CubCompatMiddleware)
 
     @app.exception_handler(ApiError)
     async def _api(_: Request, exc: ApiError) -> JSONResponse:

@@ -7,6 +7,7 @@ from confighub_local.db.store import Doc
 from confighub_local.errors import ApiError
 from confighub_local.service import hook
 from confighub_local.where import WhereError, compile_where
+from confighub_local.where_data import parse as parse_where_data
 
 _FILTERABLE = {
     "Unit",
@@ -35,6 +36,11 @@ def _filter(st: ServerState, space: Doc | None, doc: Doc, old: Doc | None) -> No
             compile_where(doc["Where"], doc["From"])
         except WhereError as exc:
             raise ApiError(400, f"Filter.Where is invalid: {exc}") from None
+    if doc.get("WhereData") or doc.get("ResourceType"):
+        if doc["From"] != "Unit":
+            raise ApiError(400, "Filter.WhereData and Filter.ResourceType apply only to From Unit")
+        if doc.get("WhereData"):
+            parse_where_data(doc["WhereData"])
 
 
 @hook("BridgeWorker")

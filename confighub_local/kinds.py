@@ -62,6 +62,7 @@ UNIT = Kind(
         "BridgeWorkerID",
         "ContentHash",
         "ProviderType",
+        "MutationSources",
     ),
     refs={"TargetID": "Target", "ChangeSetID": "ChangeSet"},
 )
@@ -97,6 +98,7 @@ BRIDGE_WORKER = Kind(
         *_COMMON_SERVER,
         "Secret",
         "SecretHash",
+        "SecretSealed",
         "LastSeenAt",
         "Condition",
         "IPAddress",

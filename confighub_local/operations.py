@@ -17,7 +17,6 @@ from confighub_local.errors import ApiError
 from confighub_local.validation import check_uuid, decode_b64
 
 TERMINAL = {"Completed", "Failed", "Aborted", "Canceled"}
-_RESULT_STATUS = {"Completed", "Failed", "Progressing", "Canceled", "Aborted"}
 
 
 def live_key(unit_id: str) -> str:
@@ -233,12 +232,14 @@ def cancel(st: ServerState, unit: Doc) -> list[Doc]:
 
 
 def requeue_delivered(st: ServerState, worker_id: str) -> int:
-    """Operations handed to a stream that died before the worker started them go out again."""
+    """A worker connecting afresh gets its unfinished operations again: the official worker
+    exits when its stream ends, so operations handed to an earlier connection (Delivered, or
+    Progressing while it waited for readiness) died with it. Apply and destroy are idempotent."""
     with st.store.tx():
         ops = st.store.select(
             "QueuedOperation",
             where_sql="json_extract(e.doc, '$.BridgeWorkerID') = ? AND "
-            "json_extract(e.doc, '$.Status') = 'Delivered'",
+            "json_extract(e.doc, '$.Status') IN ('Delivered', 'Progressing')",
             params=[worker_id],
         )
         for op in ops:
@@ -247,15 +248,36 @@ def requeue_delivered(st: ServerState, worker_id: str) -> int:
     return len(ops)
 
 
+NIL_UUID = "00000000-0000-0000-0000-000000000000"
+# ActionResult.Status as the SDK sends it -> what the operation and its event record.
+# "None" is what the worker answers for an action it does not know: that operation failed.
+_STATUS_MAP = {
+    "Completed": "Completed",
+    "Failed": "Failed",
+    "Progressing": "Progressing",
+    "Canceled": "Canceled",
+    "Aborted": "Aborted",
+    "Submitted": "Progressing",
+    "Pending": "Progressing",
+    "None": "Failed",
+}
+
+
 def record_result(st: ServerState, worker_id: str, result: Any) -> None:
-    """Apply a worker's ActionResult to the operation, its event and the unit."""
+    """Apply a worker's ActionResult (the SDK's `api.ActionResult`) to the operation, its
+    event and the unit. A Heartbeat acknowledgement (no operation) only marks the worker seen."""
     if not isinstance(result, dict):
         raise ApiError(400, "ActionResult must be a JSON object")
+    if result.get("Action") == "Heartbeat":
+        return
     op_id = check_uuid(str(result.get("QueuedOperationID", "")), "ActionResult.QueuedOperationID")
-    status = result.get("Status")
-    if status not in _RESULT_STATUS:
-        raise ApiError(400, f"ActionResult.Status must be one of {sorted(_RESULT_STATUS)}")
-    for field in ("LiveState", "LiveData"):
+    if op_id == NIL_UUID:
+        raise ApiError(400, "ActionResult.QueuedOperationID must name an operation")
+    raw_status = result.get("Status")
+    if raw_status not in _STATUS_MAP:
+        raise ApiError(400, f"ActionResult.Status must be one of {sorted(_STATUS_MAP)}")
+    status = _STATUS_MAP[str(raw_status)]
+    for field in ("LiveState", "LiveData", "Data"):
         if result.get(field):
             decode_b64(result[field], f"ActionResult.{field}")
     with st.store.tx():
@@ -265,14 +287,12 @@ def record_result(st: ServerState, worker_id: str, result: Any) -> None:
         if op["Status"] in TERMINAL:
             return
         stamp = now()
+        message = str(result.get("Message") or "")
         op["Status"] = status
         op["Version"] = int(op.get("Version", 1)) + 1
-        messages = [str(m) for m in result.get("ErrorMessages") or []]
         if status == "Failed":
-            op["ErrorDetails"] = [
-                {"Item": op["UnitID"], "Description": m}
-                for m in messages or [str(result.get("Message", ""))]
-            ]
+            messages = [str(m) for m in result.get("ErrorMessages") or []] or [message]
+            op["ErrorDetails"] = [{"Item": op["UnitID"], "Description": m} for m in messages]
         st.store.replace("QueuedOperation", op_id, op)
         events = st.store.select(
             "UnitEvent",
@@ -286,8 +306,8 @@ def record_result(st: ServerState, worker_id: str, result: Any) -> None:
                 Status=status,
                 Result=event_result,
                 UpdatedAt=stamp,
-                Message=str(result.get("Message") or ev["Message"]),
-                ResourceStatuses=result.get("ResourceStatuses") or {},
+                Message=message or ev["Message"],
+                ResourceStatuses=result.get("ResourceStatuses") or ev.get("ResourceStatuses") or {},
                 Version=int(ev["Version"]) + 1,
             )
             if status in TERMINAL:
@@ -299,9 +319,15 @@ def record_result(st: ServerState, worker_id: str, result: Any) -> None:
         info = st.store.get("LiveInfo", live_key(unit["UnitID"]))
         fresh = info is None
         info = info or {"UnitID": unit["UnitID"], "Drift": "None"}
-        for field in ("LiveState", "LiveData"):
-            if result.get(field) is not None:
-                info[field] = result[field]
+        if result.get("LiveState") is not None:
+            info["LiveState"] = result["LiveState"]
+        # the SDK's worker reports the unit data patched with the live values as `Data` (on a
+        # refresh that found drift); older clients sent `LiveData`
+        live_data = result.get("LiveData")
+        if live_data is None and op["Action"] == "Refresh":
+            live_data = result.get("Data")
+        if live_data is not None:
+            info["LiveData"] = live_data
         if op["Action"] == "Apply":
             unit["PreviousLiveRevisionNum"] = int(unit.get("LiveRevisionNum", 0))
             unit["LiveRevisionNum"] = op["RevisionNum"]

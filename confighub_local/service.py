@@ -7,6 +7,7 @@ Per-kind rules (a Filter's where must parse, a BridgeWorker gets a secret, ...) 
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -14,8 +15,9 @@ from confighub_local.context import ServerState
 from confighub_local.db.store import Doc, new_id, now
 from confighub_local.errors import ApiError, not_found
 from confighub_local.kinds import BY_NAME, Kind
-from confighub_local.validation import check_uuid, validate_body
+from confighub_local.validation import check_uuid, decode_b64, validate_body
 from confighub_local.where import Compiled, WhereError, combine, compile_contains, compile_where
+from confighub_local.where_data import predicate as data_predicate
 
 # hook(state, space_doc_or_None, new_doc, old_doc_or_None) -> None; raise ApiError to refuse
 Hook = Callable[[ServerState, Doc | None, Doc, Doc | None], None]
@@ -99,6 +101,37 @@ def where_clause(
     return combine(*parts)
 
 
+def data_filter(
+    st: ServerState,
+    kind: str,
+    where_data: str | None,
+    resource_type: str | None,
+    filter_id: str | None,
+) -> Callable[[bytes], bool] | None:
+    """The units' data test from `where_data`/`resource_type` and a Unit Filter's WhereData/
+    ResourceType (all ANDed); a 400 when any is given for entities other than units."""
+    tests = []
+    flt = st.store.get("Filter", filter_id) if filter_id else None
+    pairs = [(where_data, resource_type, "where_data/resource_type")]
+    if flt is not None:
+        pairs.append((flt.get("WhereData"), flt.get("ResourceType"), f"Filter {filter_id}"))
+    for wd, rt, source in pairs:
+        if not wd and not rt:
+            continue
+        if kind != "Unit":
+            raise ApiError(400, f"{source}: WhereData/ResourceType apply only to Units, not {kind}")
+        test = data_predicate(wd, rt)
+        if test is not None:
+            tests.append(test)
+    if not tests:
+        return None
+    return lambda data: all(t(data) for t in tests)
+
+
+def _doc_data(doc: Doc) -> bytes:
+    return decode_b64(doc.get("Data") or "", "Unit.Data")
+
+
 def list_docs(
     st: ServerState,
     kind: str,
@@ -108,9 +141,12 @@ def list_docs(
     contains: str | None = None,
     filter_id: str | None = None,
     parent_id: str | None = None,
+    where_data: str | None = None,
+    resource_type: str | None = None,
 ) -> list[Doc]:
     clause = where_clause(st, kind, where, contains, filter_id, space_id)
-    return st.store.select(
+    test = data_filter(st, kind, where_data, resource_type, filter_id)
+    docs = st.store.select(
         kind,
         where_sql=clause.sql,
         params=clause.params,
@@ -118,6 +154,7 @@ def list_docs(
         space_id=space_id,
         parent_id=parent_id,
     )
+    return docs if test is None else [d for d in docs if test(_doc_data(d))]
 
 
 def list_rows(
@@ -128,16 +165,22 @@ def list_rows(
     where: str | None = None,
     contains: str | None = None,
     filter_id: str | None = None,
+    where_data: str | None = None,
+    resource_type: str | None = None,
 ) -> list[tuple[Any, ...]]:
     """Like list_docs, but raw (cursor, JSON text, space_id) rows for fast list responses."""
     clause = where_clause(st, kind, where, contains, filter_id, space_id)
-    return st.store.select_rows(
+    test = data_filter(st, kind, where_data, resource_type, filter_id)
+    rows = st.store.select_rows(
         kind,
         where_sql=clause.sql,
         params=clause.params,
         joins=clause.join_sql(),
         space_id=space_id,
     )
+    if test is None:
+        return rows
+    return [r for r in rows if test(_doc_data(json.loads(r[1])))]
 
 
 # -- writes -----------------------------------------------------------------------------------

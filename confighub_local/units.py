@@ -54,6 +54,7 @@ def _add_revision(st: ServerState, unit: Doc, source: str, description: str = ""
         "UserID": st.user_id,
         "ApprovedBy": [],
         "Tags": {},
+        "MutationSources": [],
         "CreatedAt": stamp,
         "UpdatedAt": stamp,
         "Version": 1,
@@ -134,6 +135,7 @@ def create_unit(
         for name in _NUM_FIELDS:
             unit.setdefault(name, 0)
         unit.setdefault("ApprovedBy", [])
+        unit["MutationSources"] = []
         if upstream is not None:
             unit["UpstreamUnitID"] = upstream["UnitID"]
             unit["UpstreamSpaceID"] = upstream["SpaceID"]

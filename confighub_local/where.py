@@ -129,6 +129,10 @@ _ID_FIELD = {
 }
 
 
+# maps whose values are booleans (the spec's map[string]bool), e.g. ApplyGates.<trigger> = true
+_BOOL_MAPS = frozenset({"ApplyGates", "ApplyWarnings", "DeleteGates", "DestroyGates"})
+
+
 @dataclass
 class Operand:
     sql: str
@@ -415,14 +419,22 @@ class _Parser:
             if self.next().text != "(":
                 raise self.fail(self.tokens[self.i - 1], "'(' after LEN")
             inner = self.operand()
-            if inner.type != "array" or inner.array_attr is None:
+            is_map = inner.type == "map" and "." not in inner.token.text
+            if not is_map and (inner.type != "array" or inner.array_attr is None):
                 raise WhereError(
-                    f"LEN() at position {tok.pos} needs an array attribute, "
+                    f"LEN() at position {tok.pos} needs an array or map attribute, "
                     f"got {inner.token.text!r}"
                 )
             close = self.next()
             if close.text != ")":
                 raise self.fail(close, "')'")
+            if is_map:  # number of keys, e.g. LEN(ApplyGates) > 0 (cub's own manual)
+                return Operand(
+                    f"(SELECT count(*) FROM json_each({inner.alias}.doc, ?))",
+                    [f"$.{inner.token.text.rsplit('.', 1)[-1]}"],
+                    "int",
+                    tok,
+                )
             return Operand(
                 f"COALESCE(json_array_length({inner.alias}.doc, ?), 0)",
                 [inner.array_attr],
@@ -461,7 +473,7 @@ class _Parser:
             return Operand(
                 f"json_extract({alias}.doc, ?)",
                 [f"$.{name}.{_json_key(key, tok)}"],
-                "str",
+                "bool" if name in _BOOL_MAPS else "str",
                 tok,
                 alias=alias,
             )

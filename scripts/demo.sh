@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # make demo: the embedded default, end to end.
 #   1. toolchain (cached) and the local kwok cluster
-#   2. the local ConfigHub server on 127.0.0.1:8765 with its Kubernetes bridge worker
+#   2. the local ConfigHub server on 127.0.0.1:${CONFIGHUB_PORT:-8765}, running ConfigHub's
+#      official bridge worker (cub-worker) for every BridgeWorker the stacks declare
 #   3. pulumi up of dev, staging (downstream of dev) and prod (pinned to staging's revisions)
 #   4. where to look
 # Re-running is safe: the server and the stacks are reused; `up` converges.
@@ -37,7 +38,7 @@ bash toolchain/cluster.sh up
 source toolchain/env.sh
 [ -n "${KUBECONFIG:-}" ] || { echo "demo: no KUBECONFIG after cluster-up" >&2; exit 1; }
 
-say "local ConfigHub server on 127.0.0.1:$PORT (with the bridge worker)"
+say "local ConfigHub server on 127.0.0.1:$PORT (with the official bridge worker, cub-worker)"
 if [ ! -s "$STATE/token" ]; then
   (umask 077 && printf 'chl_demo_%s\n' "$(head -c 18 /dev/urandom | base64 | tr -dc 'A-Za-z0-9')" >"$STATE/token")
 fi
@@ -65,8 +66,18 @@ export CONFIGHUB_TOKEN
 export PULUMI_BACKEND_URL="file://$STATE/pulumi"
 mkdir -p "$STATE/pulumi"
 
+# The stack files name the default port; the demo's copies follow CONFIGHUB_PORT.
+point_at_server() {
+  if [ "$(p config get confighub:url -s "$1" 2>/dev/null || true)" != "$CONFIGHUB_URL" ]; then
+    p config set confighub:url "$CONFIGHUB_URL" -s "$1"
+  fi
+}
+
 if [ "${1:-up}" = down ]; then
   say "tearing the demo down"
+  for s in dev staging prod; do
+    if p stack select "$s" 2>/dev/null; then point_at_server "$s"; fi
+  done
   if p stack select prod 2>/dev/null; then
     # prod's Spaces and Units are protected (traderx:protect); unprotect the way an operator
     # would, then destroy downstream first.
@@ -84,6 +95,7 @@ fi
 
 for s in dev staging prod; do
   p stack select "$s" 2>/dev/null || p stack init "$s" >/dev/null
+  point_at_server "$s"
 done
 p stack select dev >/dev/null
 

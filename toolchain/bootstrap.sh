@@ -5,7 +5,9 @@
 #      ambient install is used when it already matches, otherwise everything is built from
 #      the Go module proxy into ${TRADERX_CACHE}/<name>-<version>/ (build.sh);
 #   3. kube-apiserver, kube-controller-manager, kube-scheduler, etcd, kwok and kwokctl for
-#      the local cluster, and kubectl from Debian's kubernetes-client.
+#      the local cluster, and kubectl from Debian's kubernetes-client;
+#   4. ConfigHub's `cub` and `cub-worker` at the pinned SDK commit (ambient when they report
+#      it, else built from the SDK source).
 # Each step prints its progress; a failing step names itself and the command to retry.
 set -euo pipefail
 # shellcheck source=toolchain/lib.sh
@@ -91,9 +93,16 @@ else
   fi
 fi
 
-for piece in kubernetes etcd kwok actionlint confighub-sdk; do
+for piece in kubernetes etcd kwok actionlint; do
   step "$piece" "bash toolchain/build.sh $piece" bash "$TOOLCHAIN_DIR/build.sh" "$piece"
 done
+# The vendor's cub and cub-worker: from PATH when they report the pinned SDK commit, else
+# built from CONFIGHUB_SDK_DIR (default ../shared/confighub/sdk), else a message saying how.
+if [ "${TRADERX_FORCE_BUILD:-}" != 1 ] && ambient_confighub_sdk; then
+  log "using the ambient cub ($(command -v cub)) and cub-worker ($(command -v cub-worker)) at SDK commit ${CONFIGHUB_SDK_COMMIT:0:12}"
+else
+  step confighub-sdk "bash toolchain/build.sh confighub-sdk" bash "$TOOLCHAIN_DIR/build.sh" confighub-sdk
+fi
 step kubectl "apt-get install -y kubernetes-client" ensure_kubectl
 
 # shellcheck source=/dev/null

@@ -199,18 +199,35 @@ build_actionlint() {
 }
 
 build_confighub_sdk() {
-  # The vendor's own CLI and bridge worker. Used from PATH when they report the pinned commit
-  # (the caller checks that); otherwise built from a copy of the SDK source, outside the repo.
-  local out="$CONFIGHUB_SDK_BIN_DIR" src="${CONFIGHUB_SDK_DIR:-$REPO_ROOT/../shared/confighub/sdk}" dir
-  [ -f "$out/.complete" ] && { log "confighub sdk ${CONFIGHUB_SDK_COMMIT:0:12}: cached"; return; }
-  [ -f "$src/cmd/cub/main.go" ] || die "no ConfigHub SDK source at '$src': set CONFIGHUB_SDK_DIR to a checkout of github.com/confighub/sdk at $CONFIGHUB_SDK_COMMIT, or put cub and cub-worker of that commit on PATH"
+  # The vendor's own CLI and bridge worker at the pinned commit, built from a copy of the SDK
+  # source (CONFIGHUB_SDK_DIR, default ../shared/confighub/sdk beside the checkout) outside the
+  # repo, stamped with that commit so `cub version` / `cub-worker version` report it. (Binaries
+  # on PATH that report the pinned commit are used instead; bootstrap.sh checks that.)
+  local out="$CONFIGHUB_SDK_BIN_DIR" src="${CONFIGHUB_SDK_DIR:-$REPO_ROOT/../shared/confighub/sdk}" dir cmd head
+  if [ -f "$out/.complete" ] && [ "$(sdk_commit_of "$out/bin/cub")" = "$CONFIGHUB_SDK_COMMIT" ] &&
+    [ "$(sdk_commit_of "$out/bin/cub-worker")" = "$CONFIGHUB_SDK_COMMIT" ]; then
+    log "confighub sdk ${CONFIGHUB_SDK_COMMIT:0:12}: cached"
+    return
+  fi
+  local how="put \`cub\` and \`cub-worker\` built from github.com/confighub/sdk at $CONFIGHUB_SDK_COMMIT on PATH (go build -ldflags '-X main.BuildTag=$CONFIGHUB_SDK_COMMIT' ./cmd/cub ./cmd/cub-worker, so their \`version\` reports it), or set CONFIGHUB_SDK_DIR to a copy of that SDK commit's source"
+  [ -f "$src/cmd/cub/main.go" ] && [ -f "$src/cmd/cub-worker/main.go" ] ||
+    die "no ConfigHub SDK source at '$src' and no cub/cub-worker of commit ${CONFIGHUB_SDK_COMMIT:0:12} on PATH: $how"
+  if [ -e "$src/.git" ]; then # a git checkout must be at the pinned commit; a plain copy is trusted
+    head=$(git -C "$src" rev-parse HEAD 2>/dev/null || true)
+    [ "$head" = "$CONFIGHUB_SDK_COMMIT" ] ||
+      die "the SDK checkout '$src' is at '${head:-?}', pinned is $CONFIGHUB_SDK_COMMIT: check it out, or $how"
+  fi
+  command -v go >/dev/null || die "building cub and cub-worker needs the Go toolchain (apt-get install golang-go), or $how"
   dir=$(new_wrapper "confighub-sdk-${CONFIGHUB_SDK_COMMIT:0:12}")
   cp -r "$src"/. "$dir/"
   chmod -R u+w "$dir"
-  mkdir -p "$out/bin"
+  rm -rf "$out" && mkdir -p "$out/bin"
   for cmd in cub cub-worker; do
     log "  go build $cmd"
-    (cd "$dir" && GOFLAGS='' go build "${GO_BUILD_FLAGS[@]}" -ldflags "-s -w" -o "$out/bin/$cmd" "./cmd/$cmd")
+    (cd "$dir" && GOFLAGS='' go build "${GO_BUILD_FLAGS[@]}" \
+      -ldflags "-s -w -X main.BuildTag=$CONFIGHUB_SDK_COMMIT -X main.BuildDate=$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
+      -o "$out/bin/$cmd" "./cmd/$cmd")
+    [ "$(sdk_commit_of "$out/bin/$cmd")" = "$CONFIGHUB_SDK_COMMIT" ] || die "$out/bin/$cmd does not report commit $CONFIGHUB_SDK_COMMIT"
   done
   printf '%s\n' "$CONFIGHUB_SDK_COMMIT" >"$out/commit"
   finish "$out"

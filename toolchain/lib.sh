@@ -28,5 +28,23 @@ PULUMI_HOME_DIR="$TRADERX_CACHE/pulumi-home-$PULUMI_VERSION"
 CLUSTER_NAME="${TRADERX_CLUSTER_NAME:-traderx}"
 KWOK_WORKDIR="$TRADERX_CACHE/kwok-state"
 
+# The SDK commit a `cub` or `cub-worker` binary was built from: both print it in `version`
+# ("Commit: <sha>", set at build time with -X main.BuildTag=<sha>, as the SDK's own Makefile
+# and our build do). Prints nothing for a binary without it (e.g. a plain `go build`).
+sdk_commit_of() {
+  "$1" version 2>/dev/null | sed -n 's/^[[:space:]]*Commit:[[:space:]]*\([0-9a-f]\{40\}\)[[:space:]]*$/\1/p' | head -n 1
+}
+
+# ambient_confighub_sdk: 0 when `cub` and `cub-worker` outside our cache are on PATH and both
+# report the pinned commit (then bootstrap uses them instead of building).
+ambient_confighub_sdk() {
+  local name p
+  for name in cub cub-worker; do
+    p=$(command -v "$name" 2>/dev/null) || return 1
+    case "$p" in "$TRADERX_CACHE"/*) return 1 ;; esac
+    [ "$(sdk_commit_of "$p")" = "$CONFIGHUB_SDK_COMMIT" ] || return 1
+  done
+}
+
 log() { printf '[toolchain] %s\n' "$*" >&2; }
 die() { printf '[toolchain] ERROR: %s\n' "$*" >&2; exit 1; }

@@ -14,12 +14,13 @@ overrides it): at most two cheap GETs a second per waiting unit.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections.abc import Iterator
 
 from .client import ConfigHubClient, quote_where
-from .errors import NotFoundError, OperationFailedError
+from .errors import ApiError, NotFoundError, OperationFailedError
 from .models import QueuedOperation
 
 SUCCESS = {"Completed", "delivered"}
@@ -106,6 +107,11 @@ def wait_for(
         if status in FAILURE:
             raise OperationFailedError(f"{what} failed: {message or status}")
         if time.monotonic() >= deadline:
+            if not message and not use_events:
+                # the worker's last word while it waits (e.g. the official worker's "timeout
+                # waiting for: [Deployment/... status: 'InProgress']") is on the unit's event
+                with contextlib.suppress(ApiError):
+                    _, message = _from_events(client, space_id, unit_id, op.queued_operation_id)
             raise OperationFailedError(
                 f"{what} did not finish within {timeout:g}s (last status {status!r}"
                 f"{': ' + message if message else ''}); "

@@ -91,6 +91,20 @@ def _pod_spec(doc: dict[str, Any]) -> dict[str, Any] | None:
     return pod if isinstance(pod, dict) else None
 
 
+def _pod_path(doc: dict[str, Any]) -> str:
+    """The dotted path of a workload's pod spec (for attribute paths)."""
+    kind = doc.get("kind")
+    if kind == "Pod":
+        return "spec"
+    if kind == "CronJob":
+        return "spec.jobTemplate.spec.template.spec"
+    return "spec.template.spec"
+
+
+def _image_path(doc: dict[str, Any], ctr: dict[str, Any]) -> str:
+    return f"{_pod_path(doc)}.containers.?name={ctr.get('name')}.image"
+
+
 def containers(docs: list[Any], name: str) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
     """(document, container) pairs whose container matches `name` ('*' matches all)."""
     for doc in docs:
@@ -177,20 +191,31 @@ def set_replicas(docs: list[Any], args: list[Any]) -> Result:
     [],
     output={
         "ResultName": "replicas",
-        "OutputType": "ResourceValueList",
+        "OutputType": "AttributeValueList",
         "Description": "replicas per resource",
     },
 )
 def get_replicas(docs: list[Any], args: list[Any]) -> Result:
     out = [
-        {
-            "ResourceName": f"{d.get('kind')}/{d.get('metadata', {}).get('name')}",
-            "Value": d.get("spec", {}).get("replicas", 1),
-        }
+        attribute_value(d, "spec.replicas", "int", d.get("spec", {}).get("replicas", 1))
         for d in docs
         if isinstance(d, dict) and d.get("kind") in _SCALABLE
     ]
     return Result(docs, output=out)
+
+
+def attribute_value(doc: dict[str, Any], path: str, dtype: str, value: Any) -> dict[str, Any]:
+    """One entry of the SDK's AttributeValueList (what `cub function do` prints)."""
+    meta = doc.get("metadata") or {}
+    name = str(meta.get("name", ""))
+    return {
+        "ResourceName": f"{meta.get('namespace', '')}/{name}",
+        "ResourceNameWithoutScope": name,
+        "ResourceType": f"{doc.get('apiVersion', '')}/{doc.get('kind', '')}",
+        "Path": path,
+        "DataType": dtype,
+        "Value": value,
+    }
 
 
 @_register(
@@ -199,16 +224,15 @@ def get_replicas(docs: list[Any], args: list[Any]) -> Result:
     [_param("container-name", "string", "container name, or * for all", "*")],
     output={
         "ResultName": "images",
-        "OutputType": "ResourceValueList",
+        "OutputType": "AttributeValueList",
         "Description": "image per container",
     },
 )
 def get_image(docs: list[Any], args: list[Any]) -> Result:
     out = [
         {
-            "ResourceName": f"{d.get('kind')}/{d.get('metadata', {}).get('name')}",
+            **attribute_value(d, _image_path(d, c), "string", c.get("image")),
             "Container": c.get("name"),
-            "Value": c.get("image"),
         }
         for d, c in containers(docs, str(args[0]))
     ]

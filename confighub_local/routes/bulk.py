@@ -19,6 +19,7 @@ from confighub_local.routes.common import (
     st_of,
     user_only,
 )
+from confighub_local.routes.units import public_unit
 from confighub_local.validation import check_uuid
 
 router = APIRouter()
@@ -68,7 +69,7 @@ def bulk_clone(
                         allow_exists=flag(allow_exists),
                         upstream_unit_id=source["UnitID"],
                     )
-                    results.append({"Unit": unit})
+                    results.append({"Unit": public_unit(unit)})
                 except ApiError as exc:
                     results.append({"Error": _error(exc)})
     return multi_status(results)
@@ -101,9 +102,9 @@ def bulk_patch(
                 if isinstance(body, dict) and body:
                     patch = {k: v for k, v in body.items() if k != "Version"}
                     current = units.update_unit(st, space, current, patch, patch=True)
-            results.append({"Unit": current})
+            results.append({"Unit": public_unit(current)})
         except ApiError as exc:
-            results.append({"Error": _error(exc), "Unit": unit})
+            results.append({"Error": _error(exc), "Unit": public_unit(unit)})
     return multi_status(results)
 
 

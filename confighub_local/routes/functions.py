@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import base64
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Request
 
 from confighub_local import service
 from confighub_local.errors import ApiError
+from confighub_local.functions import REGISTRY
 from confighub_local.functions.invoke import invoke, signatures
 from confighub_local.routes.common import JSON, flag, ok, st_of, user_only
+from confighub_local.routes.units import unsupported
 from confighub_local.validation import check_uuid
 
 router = APIRouter()
@@ -36,6 +39,8 @@ def _run(
     filter_id: str | None,
     unit_id: str | None,
     dry_run: str | None,
+    where_data: str | None = None,
+    resource_type: str | None = None,
 ) -> JSON:
     st = st_of(request)
     if space_id is not None:
@@ -46,10 +51,43 @@ def _run(
         where = f"{where} AND {extra}" if where else extra
     if not where and not filter_id:
         raise ApiError(400, "function invocation needs where, filter or unit_id to select units")
-    units = service.list_docs(st, "Unit", space_id=space_id, where=where, filter_id=filter_id)
+    units = service.list_docs(
+        st,
+        "Unit",
+        space_id=space_id,
+        where=where,
+        filter_id=filter_id,
+        where_data=where_data,
+        resource_type=resource_type,
+    )
     with st.store.tx():
         status, results = invoke(st, units, body, dry_run=flag(dry_run))
-    return ok(results, status=status)
+    return ok([with_output(r, body) for r in results], status=status)
+
+
+def with_output(result: dict[str, Any], body: Any) -> dict[str, Any]:
+    """Add the SDK's single `Output` (base64 JSON of the last function's output) and
+    `OutputType`, and the `Mutators`/`Mutations` lists, beside the spec's `Outputs` map."""
+    out = dict(result)
+    outputs = out.get("Outputs") or {}
+    chain = [i.get("FunctionName") for i in body.get("FunctionInvocations") or []]
+    out["Mutators"] = (
+        [
+            i
+            for i, name in enumerate(chain)
+            if name in REGISTRY and REGISTRY[name].signature.get("Mutating")
+        ]
+        if out.get("HasNewMutations")
+        else []
+    )
+    out.setdefault("Mutations", [])
+    for name in reversed(chain):
+        if name in outputs:
+            out["Output"] = base64.b64encode(str(outputs[name]).encode()).decode()
+            info = REGISTRY[name].signature.get("OutputInfo") or {}
+            out["OutputType"] = info.get("OutputType", "JSON")
+            break
+    return out
 
 
 @router.post("/space/{space_id}/function/invoke")
@@ -61,9 +99,23 @@ def invoke_functions(
     filter: str | None = None,
     unit_id: str | None = None,
     dry_run: str | None = None,
+    where_data: str | None = None,
+    resource_type: str | None = None,
+    revision_id: str | None = None,
+    change_set_id: str | None = None,
+    where_trigger: str | None = None,
+    trigger_filter: str | None = None,
+    view: str | None = None,
 ) -> JSON:
     user_only(request)
-    return _run(request, space_id, body, where, filter, unit_id, dry_run)
+    unsupported(
+        revision_id=revision_id,
+        change_set_id=change_set_id,
+        where_trigger=where_trigger,
+        trigger_filter=trigger_filter,
+        view=view,
+    )
+    return _run(request, space_id, body, where, filter, unit_id, dry_run, where_data, resource_type)
 
 
 @router.post("/function/invoke")
@@ -73,6 +125,12 @@ def invoke_functions_on_org(
     where: str | None = None,
     filter: str | None = None,
     dry_run: str | None = None,
+    where_data: str | None = None,
+    resource_type: str | None = None,
+    where_trigger: str | None = None,
+    trigger_filter: str | None = None,
+    view: str | None = None,
 ) -> JSON:
     user_only(request)
-    return _run(request, None, body, where, filter, None, dry_run)
+    unsupported(where_trigger=where_trigger, trigger_filter=trigger_filter, view=view)
+    return _run(request, None, body, where, filter, None, dry_run, where_data, resource_type)

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from confighub_local import operations, service, units
+from confighub_local.compat import is_old_cub
 from confighub_local.context import ServerState
 from confighub_local.db.store import Doc
 from confighub_local.errors import ApiError, not_found
@@ -21,6 +22,7 @@ from confighub_local.routes.common import (
     st_of,
     user_only,
 )
+from confighub_local.routes.units import public_unit
 from confighub_local.status import unit_status
 from confighub_local.validation import check_uuid, decode_b64
 
@@ -68,10 +70,14 @@ def refresh_unit(request: Request, space_id: str, unit_id: str, dry_run: str | N
 
 @router.post("/space/{space_id}/unit/{unit_id}/approve")
 def approve_unit(request: Request, space_id: str, unit_id: str) -> JSON:
+    """ApproveResponse per the spec; the older `cub` expects the message as a JSON string."""
     user_only(request)
     st = st_of(request)
     unit = operations.approve(st, _unit(st, space_id, unit_id))
-    return ok({"Unit": unit, "Message": f"Unit {unit['Slug']} approved"})
+    message = f"Unit {unit['Slug']} approved"
+    if is_old_cub(request):
+        return ok(message)
+    return ok({"Unit": public_unit(unit), "Message": message})
 
 
 def _bulk(
@@ -93,7 +99,9 @@ def _bulk(
                     results.append({"Action": op})
             elif action == "Approve":
                 done = operations.approve(st, unit)
-                results.append({"Unit": done, "Message": f"Unit {done['Slug']} approved"})
+                results.append(
+                    {"Unit": public_unit(done), "Message": f"Unit {done['Slug']} approved"}
+                )
             else:
                 results.append({"Action": _queue(st, unit, action, revision, dry_run)})
         except ApiError as exc:

@@ -1,11 +1,16 @@
-"""The bridge worker protocol: POST /bridge_worker/{id}/stream (server-sent events carrying
-queued operations) and POST /bridge_worker/{id}/action_result (progress and results)."""
+"""The bridge worker protocol as the official worker (ConfigHub SDK `bridge-worker/lib`) speaks
+it: POST /bridge_worker/{id}/stream answers server-sent events, one `data:` line each holding an
+EventMessage `{"Event", "Data"}` whose Data is a JSON object `{"Action", "Payload"}`:
+`WorkerEvent` (Heartbeat, Payload `{"Timestamp"}` in Unix microseconds) and `BridgeWorkerEvent`
+(Apply/Destroy/Refresh, Payload a BridgeWorkerPayload). The worker reports progress and results
+as ActionResults to POST /bridge_worker/{id}/action_result (confighub_local/operations.py)."""
 
 from __future__ import annotations
 
 import asyncio
 import base64
 import json
+import time
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
@@ -22,6 +27,11 @@ from confighub_local.validation import check_uuid
 
 router = APIRouter()
 HEARTBEAT_SECONDS = 10.0
+EVENT_WORKER = "WorkerEvent"
+EVENT_BRIDGE_WORKER = "BridgeWorkerEvent"
+DEFAULT_READY_TIMEOUT = 120.0
+#: marks the Targets created from a worker's AvailableTargets, which go when the worker goes
+ANNOUNCED_BY = "confighub-local/announced-by"
 
 
 def _worker(request: Request, worker_id: str) -> tuple[ServerState, Doc]:
@@ -41,10 +51,66 @@ def _public(worker: Doc) -> Doc:
     return worker_secret.public(worker)
 
 
-def sse(event: str, payload: Any) -> bytes:
-    data = base64.b64encode(json.dumps(payload).encode()).decode() if payload is not None else ""
-    message = json.dumps({"Event": event, "Data": data})
+def sse(event: str, action: str, payload: Any) -> bytes:
+    """One SSE event on a single `data:` line (the worker reads line by line)."""
+    message = json.dumps({"Event": event, "Data": {"Action": action, "Payload": payload}})
     return f"event: {event}\ndata: {message}\n\n".encode()
+
+
+def heartbeat() -> bytes:
+    return sse(EVENT_WORKER, "Heartbeat", {"Timestamp": time.time_ns() // 1000})
+
+
+def _duration(seconds: float) -> str:
+    """A Go time.ParseDuration string ("108s", "7.5s")."""
+    text = f"{seconds:.3f}".rstrip("0").rstrip(".")
+    return f"{text}s"
+
+
+def target_params(st: ServerState, target: Doc | None) -> dict[str, Any]:
+    """The Target's Parameters as the worker reads them (KubernetesWorkerParams: KubeContext,
+    WaitTimeout). The readiness timeout this project's Targets declare, ReadyTimeoutSeconds,
+    becomes WaitTimeout; a Target with neither gets the server's --ready-timeout."""
+    raw = (target or {}).get("Parameters") or ""
+    try:
+        params = json.loads(raw) if isinstance(raw, str) and raw.strip() else raw or {}
+    except ValueError:
+        params = {}
+    if not isinstance(params, dict):
+        params = {}
+    if not params.get("WaitTimeout"):
+        try:
+            seconds = float(params.get("ReadyTimeoutSeconds") or 0)
+        except (TypeError, ValueError):
+            seconds = 0.0
+        if seconds <= 0:
+            seconds = float(st.extras.get("ready_timeout") or DEFAULT_READY_TIMEOUT)
+        params["WaitTimeout"] = _duration(seconds)
+    return params
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def bridge_payload(st: ServerState, op: Doc) -> Doc:
+    """The SDK's BridgeWorkerPayload for a queued operation ([]byte fields are base64)."""
+    unit = st.store.get("Unit", op["UnitID"]) or {}
+    target = st.store.get("Target", op.get("TargetID") or "")
+    info = st.store.get("LiveInfo", operations.live_key(op["UnitID"])) or {}
+    return {
+        "QueuedOperationID": op["QueuedOperationID"],
+        "ToolchainType": unit.get("ToolchainType") or (target or {}).get("ToolchainType", ""),
+        "ProviderType": (target or {}).get("ProviderType", ""),
+        "UnitSlug": unit.get("Slug", ""),
+        "UnitID": op["UnitID"],
+        "SpaceID": op["SpaceID"],
+        "Data": op.get("Data") or "",
+        "LiveState": info.get("LiveState") or "",
+        "TargetParams": _b64(json.dumps(target_params(st, target)).encode()),
+        "ExtraParams": "",
+        "RevisionNum": int(op.get("RevisionNum") or 0),
+    }
 
 
 def _announce(st: ServerState, worker: Doc, info: Any, connected: bool) -> None:
@@ -75,8 +141,35 @@ def _announce(st: ServerState, worker: Doc, info: Any, connected: bool) -> None:
                         "ProviderType": config.get("ProviderType") or "Kubernetes",
                         "ToolchainType": config.get("ToolchainType") or "Kubernetes/YAML",
                         "Parameters": json.dumps(target.get("Params") or {}),
+                        "Annotations": {ANNOUNCED_BY: current["BridgeWorkerID"]},
                     },
                 )
+
+
+def drop_announced_targets(st: ServerState, worker: Doc) -> int:
+    """Before a worker is deleted: delete the Targets created from what it announced (every
+    kubeconfig context, for the official Kubernetes worker) that no unit uses, so they neither
+    dangle nor keep the space from being deleted."""
+    with st.store.tx():
+        targets = st.store.select(
+            "Target",
+            space_id=worker["SpaceID"],
+            where_sql="json_extract(e.doc, '$.BridgeWorkerID') = ? AND "
+            "json_extract(e.doc, '$.Annotations.\"" + ANNOUNCED_BY + "\"') = ?",
+            params=[worker["BridgeWorkerID"], worker["BridgeWorkerID"]],
+        )
+        dropped = 0
+        for target in targets:
+            used = st.store.select(
+                "Unit",
+                where_sql="json_extract(e.doc, '$.TargetID') = ?",
+                params=[target["TargetID"]],
+                limit=1,
+            )
+            if not used:
+                st.store.delete("Target", target["TargetID"])
+                dropped += 1
+    return dropped
 
 
 @router.post("/bridge_worker/{bridge_worker_id}/stream")
@@ -91,19 +184,23 @@ async def stream(request: Request, bridge_worker_id: str) -> StreamingResponse:
     await asyncio.to_thread(_announce, st, worker, info, True)
     disp = operations.dispatcher(st)
     if not disp.connected(worker_id):
+        # the official worker exits when its stream ends, so a worker that connects afresh
+        # holds none of the work handed to an earlier connection: hand it out again
         await asyncio.to_thread(operations.requeue_delivered, st, worker_id)
     wake = disp.subscribe(worker_id)
 
     async def events() -> AsyncIterator[bytes]:
         try:
-            yield sse("Hello", {"BridgeWorkerID": worker_id})
+            yield heartbeat()
             while not disp.closed:
-                for op in await asyncio.to_thread(operations.pending_for, st, worker_id):
-                    yield sse(op["Action"], op)
+                ops = await asyncio.to_thread(operations.pending_for, st, worker_id)
+                for op in ops:
+                    payload = await asyncio.to_thread(bridge_payload, st, op)
+                    yield sse(EVENT_BRIDGE_WORKER, op["Action"], payload)
                 try:
                     await asyncio.wait_for(wake.wait(), timeout=HEARTBEAT_SECONDS)
                 except TimeoutError:
-                    yield sse("Heartbeat", None)
+                    yield heartbeat()
                 wake.clear()
         finally:
             disp.unsubscribe(worker_id, wake)

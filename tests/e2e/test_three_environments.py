@@ -307,7 +307,8 @@ def test_unavailable_workload_stops_the_ordered_deploy(
             stacks.up("dev")
         text = str(err.value)
         assert "'trade-service'" in text and "rolled back" in text, text[-3000:]
-        assert f"Deployment/{namespace}/trade-service not available" in text, text[-3000:]
+        # the official worker's reason: kstatus never saw the Deployment Current
+        assert f"Deployment/{namespace}/trade-service status: 'InProgress'" in text, text[-3000:]
         applied = set(deployments(appsv1, namespace))
         # everything trade-service needs was applied; it was rolled back; nothing after it ran
         assert {"database", "reference-data", "trade-feed", "people-service"} <= applied

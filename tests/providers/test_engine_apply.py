@@ -1,9 +1,10 @@
 """Unit apply/destroy through the real engine, the real local server and its real worker protocol.
 
-The bridge worker is confighub_local's own `WorkerRunner` (SSE stream + action_result, worker
-secret from the BridgeWorker resource's secret output); only the last step - talking to a
-Kubernetes cluster - is replaced by a recording executor that can be told to fail, so apply
-success, failure (reason surfaced, unit named) and timeout are all exercised without a cluster.
+The bridge worker is tests/support/sdk_worker.py, which speaks the official worker's wire
+protocol (h2c stream + action_result, worker secret from the BridgeWorker resource's secret
+output); only the last step - talking to a Kubernetes cluster - is replaced by a recording
+executor that can be told to fail, so apply success, failure (reason surfaced, unit named) and
+timeout are all exercised without a cluster (test_cluster_apply.py runs the official worker).
 """
 
 from __future__ import annotations
@@ -18,8 +19,7 @@ from pulumi.automation import CommandError
 
 from components.confighub import BridgeWorker, Space, Target, Unit
 from components.confighub.client import ConfigHubClient
-from confighub_local.worker.kube import Outcome
-from confighub_local.worker.runner import WorkerRunner
+from tests.support.sdk_worker import Outcome, SdkWorker
 
 from .engine import EngineStack, changes
 
@@ -52,14 +52,14 @@ class RecordingExecutor:
 class Worker:
     def __init__(self, url: str, worker_id: str, secret: str, log: list[tuple[str, str]]):
         self.stop = threading.Event()
-        self.runner = WorkerRunner(
+        self.runner = SdkWorker(
             url, worker_id, secret, lambda _p: RecordingExecutor(log), stop=self.stop
         )
         self.thread = threading.Thread(target=self.runner.run, daemon=True)
         self.thread.start()
 
     def close(self) -> None:
-        self.stop.set()
+        self.runner.shutdown()
         self.thread.join(15)
 
 

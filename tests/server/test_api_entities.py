@@ -28,13 +28,16 @@ def test_filter_saves_a_where_and_lists_units(confighub_server: ServerProcess) -
         assert listed[0]["Filter"]["Where"] == "Labels.critical = 'true'"
 
 
-def test_worker_secret_only_on_create_and_target_link(confighub_server: ServerProcess) -> None:
+def test_worker_secret_sealed_at_rest_and_target_link(confighub_server: ServerProcess) -> None:
+    """The admin reads a worker's secret again (as `cub worker get-secret` does); the database
+    holds only its hash and a sealed copy (tests/server/test_worker_protocol.py has more)."""
     with confighub_server.client() as c:
         sid = new_space(c)["SpaceID"]
         worker = ok(c.post(f"/space/{sid}/bridge_worker", json={"Slug": slug("w")}))
         assert len(worker["Secret"]) > 20
         got = ok(c.get(f"/space/{sid}/bridge_worker/{worker['BridgeWorkerID']}"))
-        assert not {"Secret", "SecretHash"} & set(got["BridgeWorker"])
+        assert got["BridgeWorker"]["Secret"] == worker["Secret"]
+        assert not {"SecretHash", "SecretSealed"} & set(got["BridgeWorker"])
         stored = confighub_server.db_path.read_bytes() + (
             confighub_server.db_path.with_name("confighub.db-wal").read_bytes()
             if confighub_server.db_path.with_name("confighub.db-wal").exists()
@@ -48,9 +51,10 @@ def test_worker_secret_only_on_create_and_target_link(confighub_server: ServerPr
                 json={"Slug": worker["Slug"]},
             )
         )
-        assert "Secret" not in again and again["BridgeWorkerID"] == worker["BridgeWorkerID"]
+        assert again["BridgeWorkerID"] == worker["BridgeWorkerID"]
+        assert again["Secret"] == worker["Secret"], "adopting a worker keeps its secret"
         listed = ok(c.get("/bridge_worker", params={"where": f"SpaceID = '{sid}'"}))
-        assert all("Secret" not in w["BridgeWorker"] for w in listed)
+        assert [w["BridgeWorker"]["Secret"] for w in listed] == [worker["Secret"]]
         target = new_target(c, sid, worker["BridgeWorkerID"], Parameters='{"KubeContext":"kwok"}')
         unit = new_unit(c, sid, "a: 1\n", TargetID=target["TargetID"])
         assert unit["BridgeWorkerID"] == worker["BridgeWorkerID"]

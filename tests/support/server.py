@@ -3,12 +3,17 @@
 Session-scoped: one process on a free loopback port with a temp SQLite DB and token file.
 Tests isolate by unique slugs. `kill()` sends SIGKILL; `restart()` starts again on the same DB,
 port and token. `ServerProcess` is usable outside pytest too (benchmarks).
+
+A server started with `--kubeconfig` runs the official `cub-worker` for its BridgeWorkers;
+`official_worker()` finds that binary (the pinned build in the toolchain cache first, then
+PATH) and the `cub_worker` fixture gives it, or skips (fails under TRADERX_REQUIRE_REAL=1).
 """
 
 from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -22,6 +27,29 @@ import httpx
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def _pinned_sdk_commit() -> str:
+    for line in (ROOT / "toolchain" / "versions.env").read_text().splitlines():
+        if line.startswith("CONFIGHUB_SDK_COMMIT="):
+            return line.partition("=")[2].strip()
+    raise RuntimeError("toolchain/versions.env has no CONFIGHUB_SDK_COMMIT")
+
+
+def official_worker() -> str | None:
+    """The official bridge worker binary: $CONFIGHUB_WORKER_BIN, else the pinned build in the
+    toolchain cache (what `make bootstrap` builds), else `cub-worker` on PATH."""
+    explicit = os.environ.get("CONFIGHUB_WORKER_BIN")
+    if explicit:
+        return explicit
+    cache = Path(
+        os.environ.get("TRADERX_CACHE")
+        or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "traderx-confighub"
+    )
+    built = cache / f"confighub-sdk-{_pinned_sdk_commit()[:12]}" / "bin" / "cub-worker"
+    if built.is_file() and os.access(built, os.X_OK):
+        return str(built)
+    return shutil.which("cub-worker")
 
 
 def free_port() -> int:
@@ -67,6 +95,10 @@ class ServerProcess:
         ]
         env = {**os.environ, "PYTHONPATH": str(ROOT), **self.env}
         env.pop("CONFIGHUB_TOKEN", None)
+        if "--kubeconfig" in self.extra_args and not env.get("CONFIGHUB_WORKER_BIN"):
+            found = official_worker()
+            if found:
+                env["CONFIGHUB_WORKER_BIN"] = found
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
@@ -84,6 +116,18 @@ class ServerProcess:
             time.sleep(0.1)
         self.stop()
         raise RuntimeError(f"confighub_local did not answer on {self.url} within {timeout}s")
+
+    def children(self) -> list[int]:
+        """PIDs of the server's child processes (its supervised cub-workers)."""
+        if self.proc is None or self.proc.poll() is not None:
+            return []
+        pids: list[int] = []
+        for task in Path(f"/proc/{self.proc.pid}/task").glob("*/children"):
+            try:
+                pids.extend(int(p) for p in task.read_text().split())
+            except OSError:
+                continue
+        return pids
 
     def kill(self) -> None:
         """SIGKILL: no shutdown hooks, no flush; what was acknowledged must survive."""
@@ -111,6 +155,22 @@ class ServerProcess:
             timeout=kwargs.pop("timeout", 30.0),  # type: ignore[arg-type]
             **kwargs,  # type: ignore[arg-type]
         )
+
+
+@pytest.fixture(scope="session")
+def cub_worker() -> str:
+    """The official cub-worker binary (skips when missing; fails under make test)."""
+    found = official_worker()
+    if found:
+        return found
+    reason = (
+        "no official `cub-worker` (pinned build in the toolchain cache, CONFIGHUB_WORKER_BIN or "
+        "PATH): run `make bootstrap`"
+    )
+    if os.environ.get("TRADERX_REQUIRE_REAL") == "1":
+        pytest.fail(f"{reason} (TRADERX_REQUIRE_REAL=1: required here)", pytrace=False)
+    print(f"SKIP: {reason}")
+    pytest.skip(reason)
 
 
 @pytest.fixture(scope="session")

@@ -160,6 +160,7 @@ def _write(
     upgrade: str | None,
     restore: str | None,
     dry_run: str | None,
+    merge: tuple[str | None, str | None, str | None] = (None, None, None),
 ) -> JSON:
     user_only(request)
     st = st_of(request)
@@ -171,9 +172,15 @@ def _write(
             unit = units.upgrade(st, unit)
         if restore:
             unit = units.restore(st, unit, restore)
+        merge_source, merge_base, merge_end = merge
+        if merge_source:
+            unit = units.merge_range(st, unit, merge_source, merge_base or "", merge_end or "")
+        elif merge_base or merge_end:
+            raise ApiError(400, "merge_base and merge_end need merge_source")
+        special = bool(flag(upgrade) or restore or merge_source)
         has_body = isinstance(body, dict) and bool(body)
-        if has_body or not (flag(upgrade) or restore):
-            if has_body and (flag(upgrade) or restore) and "Version" in body:
+        if has_body or not special:
+            if has_body and special and "Version" in body:
                 body = {k: v for k, v in body.items() if k != "Version"}
             unit = units.update_unit(st, space, unit, body, patch=patch)
     return ok(unit)
@@ -188,8 +195,12 @@ def update_unit(
     upgrade: str | None = None,
     restore: str | None = None,
     dry_run: str | None = None,
+    merge_source: str | None = None,
+    merge_base: str | None = None,
+    merge_end: str | None = None,
 ) -> JSON:
-    return _write(request, space_id, unit_id, body, False, upgrade, restore, dry_run)
+    merge = (merge_source, merge_base, merge_end)
+    return _write(request, space_id, unit_id, body, False, upgrade, restore, dry_run, merge)
 
 
 @router.patch("/space/{space_id}/unit/{unit_id}")
@@ -201,8 +212,12 @@ def patch_unit(
     upgrade: str | None = None,
     restore: str | None = None,
     dry_run: str | None = None,
+    merge_source: str | None = None,
+    merge_base: str | None = None,
+    merge_end: str | None = None,
 ) -> JSON:
-    return _write(request, space_id, unit_id, body, True, upgrade, restore, dry_run)
+    merge = (merge_source, merge_base, merge_end)
+    return _write(request, space_id, unit_id, body, True, upgrade, restore, dry_run, merge)
 
 
 @router.delete("/space/{space_id}/unit/{unit_id}")

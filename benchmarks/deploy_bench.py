@@ -18,7 +18,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from components.catalog import SERVICE_NAMES  # noqa: E402
+from components.model.catalog import SERVICE_NAMES  # noqa: E402
 from tests.e2e.driver import Stacks, base_env, make_project  # noqa: E402
 from tests.support.server import ServerProcess  # noqa: E402
 from tests.support.toolchain import load_cluster, load_toolchain, toolchain_env  # noqa: E402

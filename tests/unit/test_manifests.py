@@ -7,15 +7,15 @@ from typing import Any
 import pytest
 import yaml
 
-from components.catalog import SERVICE_NAMES, START_ORDER
+from components.model.catalog import SERVICE_NAMES, START_ORDER
 from components.confighub.yamldata import images
-from components.manifests import (
+from components.model.manifests import (
     DB_SECRET_NAME,
     context_for,
     render_component,
     to_yaml,
 )
-from components.settings import Settings, load_settings
+from components.model.settings import Settings, load_settings
 from tests.unit.stackconfig import TOKEN_ENV, stack_config
 
 

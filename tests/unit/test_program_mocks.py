@@ -12,10 +12,10 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pytest
 
-from components.catalog import SERVICE_NAMES, START_ORDER
-from components.environment import EnvironmentArgs, TraderXEnvironment, Upstream
-from components.program import build, read_settings
-from components.settings import ConfigError, load_settings
+from components.model.catalog import SERVICE_NAMES, START_ORDER
+from components.stack.environment import EnvironmentArgs, TraderXEnvironment, Upstream
+from components.stack.program import build, read_settings
+from components.model.settings import ConfigError, load_settings
 from tests.unit.stackconfig import TOKEN_ENV, stack_config
 
 DYN = "pulumi-python:dynamic/confighub:"

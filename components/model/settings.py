@@ -19,7 +19,7 @@ from pydantic import (
     ValidationError,
 )
 
-from components.catalog import (
+from components.model.catalog import (
     CRITICAL_STATELESS,
     PROD_MIN_CRITICAL_REPLICAS,
     SERVICE_BY_NAME,

@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from components.catalog import (
+from components.model.catalog import (
     CRITICAL_SERVICES,
     DATA_SERVICES,
     SERVICE_BY_NAME,

@@ -14,15 +14,15 @@ import pulumi
 import pulumi_kubernetes as k8s
 from pulumi.runtime import config as runtime_config
 
-from components.catalog import START_ORDER
-from components.environment import (
+from components.model.catalog import START_ORDER
+from components.stack.environment import (
     EnvironmentArgs,
     SharedLayout,
     SharedLayoutArgs,
     TraderXEnvironment,
     Upstream,
 )
-from components.settings import ConfigError, Settings, load_settings
+from components.model.settings import ConfigError, Settings, load_settings
 
 DEFAULT_DEV_DB_PASSWORD = "sa"  # the images' public default; prod must set its own secret
 

@@ -20,9 +20,9 @@ from typing import Any
 import pulumi
 from pydantic import BaseModel, ConfigDict
 
-from components import hub
-from components.catalog import SERVICE_BY_NAME, START_ORDER, ComponentName
-from components.layout import (
+from components.stack import hub
+from components.model.catalog import SERVICE_BY_NAME, START_ORDER, ComponentName
+from components.model.layout import (
     SETS,
     filters,
     links,
@@ -32,9 +32,9 @@ from components.layout import (
     unit_labels,
     unit_slug,
 )
-from components.manifests import RenderContext, context_for, render_component, to_yaml
-from components.platform import Platform, PlatformArgs
-from components.settings import Settings
+from components.model.manifests import RenderContext, context_for, render_component, to_yaml
+from components.stack.platform import Platform, PlatformArgs
+from components.model.settings import Settings
 
 PROVIDER_TYPE = "Kubernetes"
 TOOLCHAIN_TYPE = "Kubernetes/YAML"

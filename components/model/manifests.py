@@ -13,7 +13,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict
 
-from components.catalog import (
+from components.model.catalog import (
     FORBIDDEN_PATHS,
     ROUTES,
     SERVICE_BY_NAME,
@@ -25,7 +25,7 @@ from components.catalog import (
     ServiceSpec,
     TraderXError,
 )
-from components.settings import Settings
+from components.model.settings import Settings
 
 Manifest = dict[str, Any]
 DB_SECRET_NAME = "traderx-db-credentials"

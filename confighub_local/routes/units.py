@@ -151,6 +151,43 @@ def get_unit(request: Request, space_id: str, unit_id: str, include: str | None 
     return ok(extended(st, unit, {space_id: space}, include, True))
 
 
+class _DryRun(Exception):
+    """Raised inside the write transaction to roll a dry run back, carrying its result."""
+
+    def __init__(self, unit: Doc) -> None:
+        super().__init__("dry run")
+        self.unit = unit
+
+
+def _change(
+    st: ServerState,
+    space: Doc,
+    unit: Doc,
+    body: Any,
+    patch: bool,
+    upgrade: str | None,
+    restore: str | None,
+    merge: tuple[str | None, str | None, str | None],
+) -> Doc:
+    """Upgrade, restore, merge and/or update, in that order (the caller holds the tx)."""
+    if flag(upgrade):
+        unit = units.upgrade(st, unit)
+    if restore:
+        unit = units.restore(st, unit, restore)
+    merge_source, merge_base, merge_end = merge
+    if merge_source:
+        unit = units.merge_range(st, unit, merge_source, merge_base or "", merge_end or "")
+    elif merge_base or merge_end:
+        raise ApiError(400, "merge_base and merge_end need merge_source")
+    special = bool(flag(upgrade) or restore or merge_source)
+    has_body = isinstance(body, dict) and bool(body)
+    if has_body or not special:
+        if has_body and special and "Version" in body:
+            body = {k: v for k, v in body.items() if k != "Version"}
+        unit = units.update_unit(st, space, unit, body, patch=patch)
+    return unit
+
+
 def _write(
     request: Request,
     space_id: str,
@@ -165,24 +202,13 @@ def _write(
     user_only(request)
     st = st_of(request)
     space, unit = _get_unit(st, space_id, unit_id)
-    if flag(dry_run):
-        raise ApiError(400, "dry_run is not supported by this server")
-    with st.store.tx():
-        if flag(upgrade):
-            unit = units.upgrade(st, unit)
-        if restore:
-            unit = units.restore(st, unit, restore)
-        merge_source, merge_base, merge_end = merge
-        if merge_source:
-            unit = units.merge_range(st, unit, merge_source, merge_base or "", merge_end or "")
-        elif merge_base or merge_end:
-            raise ApiError(400, "merge_base and merge_end need merge_source")
-        special = bool(flag(upgrade) or restore or merge_source)
-        has_body = isinstance(body, dict) and bool(body)
-        if has_body or not special:
-            if has_body and special and "Version" in body:
-                body = {k: v for k, v in body.items() if k != "Version"}
-            unit = units.update_unit(st, space, unit, body, patch=patch)
+    try:
+        with st.store.tx():
+            unit = _change(st, space, unit, body, patch, upgrade, restore, merge)
+            if flag(dry_run):
+                raise _DryRun(unit)
+    except _DryRun as dry:
+        unit = dry.unit  # what the change would make; the transaction was rolled back
     return ok(unit)
 
 

@@ -92,7 +92,9 @@ def test_bad_merge_requests_are_4xx_and_change_nothing(confighub_server: ServerP
         ok(
             c.patch(
                 path,
-                json={"Data": b64(V1.replace("web:1", "web:9").replace("replicas: 1", "replicas: 5"))},
+                json={
+                    "Data": b64(V1.replace("web:1", "web:9").replace("replicas: 1", "replicas: 5"))
+                },
                 headers=MERGE,
             )
         )
@@ -100,3 +102,25 @@ def test_bad_merge_requests_are_4xx_and_change_nothing(confighub_server: ServerP
         assert resp.status_code == 409 and "image" in resp.text, resp.text
         after = ok(c.get(path))["Unit"]
         assert after["UpstreamRevisionNum"] == before["UpstreamRevisionNum"]
+
+
+def test_dry_run_answers_the_merge_and_stores_nothing(confighub_server: ServerProcess) -> None:
+    with confighub_server.client() as c:
+        _, up, down_sp, down = _chain(c)
+        path = f"/space/{down_sp}/unit/{down['UnitID']}"
+        before = ok(c.get(path))["Unit"]
+        params = {
+            "merge_source": up["UnitID"],
+            "merge_base": "1",
+            "merge_end": "3",
+            "dry_run": "true",
+        }
+        dry = ok(c.patch(path, params=params, content="null", headers=MERGE))
+        assert _spec(dry)["env"] == [{"name": "A", "value": "x"}]
+        assert dry["UpstreamRevisionNum"] == 3
+        after = ok(c.get(path))["Unit"]
+        assert after["HeadRevisionNum"] == before["HeadRevisionNum"]
+        assert after["Data"] == before["Data"]
+        assert after["UpstreamRevisionNum"] == before["UpstreamRevisionNum"]
+        revisions = ok(c.get(f"{path}/revision"))
+        assert len(revisions) == before["HeadRevisionNum"]

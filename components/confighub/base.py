@@ -140,17 +140,24 @@ def is_managed(entity: Entity, owner: str | None = None) -> bool:
     return entity.annotations.get(MANAGED_BY_KEY) == marker(owner)
 
 
-def refusal_for(kind: str, owner: str | None) -> Callable[[Entity], str]:
+def refusal_for(
+    kind: EntityKind, space_id: str | None, owner: str | None
+) -> Callable[[Entity], str]:
     """The message for a same-slug object that is not this stack's, naming its owner."""
 
     def message(entity: Entity) -> str:
         other = owner_of(entity)
-        held = f"managed by stack {other}" if other else "not managed by any stack"
-        me = owner or "this stack"
+        held = (
+            f"is managed by another stack, {other}"
+            if other
+            else "is not managed by this Pulumi program (no managed-by marker)"
+        )
+        me = owner or "<project>/<stack>"
         return (
-            f"{kind} {entity.slug!r} already exists ({entity.id}) and is {held}, not by "
-            f"{me}; use another traderx:prefix, or take it over with `python -m "
-            f"components.confighub adopt ... --owner {me}`, or delete it first"
+            f"{kind.name} {entity.slug!r} already exists ({entity.id}) and {held}; this stack "
+            f"({me}) adopts only its own objects. Use another traderx:prefix, take it over with "
+            f"`python -m components.confighub adopt {kind.segment} {space_id or '-'} "
+            f"{entity.slug} --owner {me}`, or delete it first"
         )
 
     return message
@@ -385,7 +392,7 @@ class EntityProvider(ResourceProvider):
         owner = owner_in(props)
         return {
             "is_ours": lambda e: is_managed(e, owner),
-            "refusal": refusal_for(self.kind.name, owner),
+            "refusal": refusal_for(self.kind, self.space_of(props), owner),
         }
 
     def create(self, props: dict[str, Any]) -> CreateResult:

@@ -126,9 +126,9 @@ class UnitProvider(EntityProvider):
                     "Unit: 'upstream_revision_num' needs 'upstream_unit_id'",
                 )
             )
-        if pin is not None and not is_unknown(pin) and int(pin) < 1:
+        if pin is not None and not is_unknown(pin) and int(pin) < 0:
             failures.append(
-                CheckFailure("upstream_revision_num", "Unit: 'upstream_revision_num' must be >= 1")
+                CheckFailure("upstream_revision_num", "Unit: 'upstream_revision_num' must be >= 0")
             )
         declared = news.get("fields")
         if declared and not is_unknown(declared):

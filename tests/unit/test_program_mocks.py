@@ -178,8 +178,9 @@ def test_filters_scoped_and_ordered_without_is_not_null() -> None:
     }
     assert "IS NOT NULL" not in where["ordered"]
     assert "Labels.order ~" in where["ordered"]
-    for slug in ("all", "backend", "ordered"):
-        assert "Space.Labels.project = 'calm-heron-traderx'" in where[slug]
+    assert where["all"] == "Space.Labels.project = 'calm-heron-traderx'"
+    for slug in ("backend", "ordered", "set-critical-services", "set-data-services"):
+        assert where[slug].startswith("Space.Labels.project = 'calm-heron-traderx' AND "), slug
 
 
 @pulumi.runtime.test

@@ -26,13 +26,16 @@ def owned_keys(
     component: ComponentName,
     *,
     image: bool,
+    resources: bool = True,
     env_names: Iterable[str] = (),
     ingress_docs: Iterable[str] = (),
 ) -> list[str]:
     """The field keys an environment stack owns in one unit.
 
     `image`: the stack sets the image itself (dev always; staging and prod only where their
-    config pins a tag or digest; otherwise the image comes with promotion). `env_names`: env
+    config pins a tag or digest; otherwise the image comes with promotion). `resources`: the
+    stack sets the container resources (dev always; staging and prod only where configured,
+    otherwise the catalog's defaults arrive by promotion like any code change). `env_names`: env
     values this stack's config sets. `ingress_docs`: names of the ingress unit's documents.
     """
     if component == "namespace":
@@ -63,7 +66,7 @@ def owned_keys(
         *_labels(dep, ("metadata",), labels),
         *_labels(dep, ("spec", "template", "metadata"), labels),
         field_key(dep, "spec", "replicas"),
-        field_key(dep, *container, "resources"),
+        *([field_key(dep, *container, "resources")] if resources else []),
         *([field_key(dep, *container, "image")] if image else []),
         *(field_key(dep, *container, "env", f"name={n}", "value") for n in env_names),
         field_key(svc, "metadata", "namespace"),
@@ -73,7 +76,7 @@ def owned_keys(
 
 
 def environment_fields(
-    ctx: RenderContext, component: ComponentName, *, image: bool
+    ctx: RenderContext, component: ComponentName, *, image: bool, resources: bool = True
 ) -> dict[str, str]:
     """The fields an environment declares in one unit, with their values from its context.
 
@@ -83,5 +86,11 @@ def environment_fields(
     docs = render_component(ctx, component)
     env_names = sorted(ctx.env.get(component, {})) if component in SERVICE_BY_NAME else []
     ingress_docs = [d["metadata"]["name"] for d in docs] if component == "ingress" else []
-    keys = owned_keys(component, image=image, env_names=env_names, ingress_docs=ingress_docs)
+    keys = owned_keys(
+        component,
+        image=image,
+        resources=resources,
+        env_names=env_names,
+        ingress_docs=ingress_docs,
+    )
     return encode(extract(to_yaml(docs), keys))

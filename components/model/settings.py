@@ -157,6 +157,10 @@ class Settings(_Strict):
         """Env values this stack sets on the service's container (its own, declared fields)."""
         return dict(self.services.get(service, ServiceConfig()).env)  # type: ignore[call-overload]
 
+    def configures_resources(self, service: str) -> bool:
+        """True when this stack's config sets the service's resources itself."""
+        return self.services.get(service, ServiceConfig()).resources is not None  # type: ignore[call-overload]
+
     def resources_for(self, service: str) -> Resources:
         """Resources: configured override or the catalog default."""
         configured = self.services.get(service, ServiceConfig()).resources  # type: ignore[call-overload]

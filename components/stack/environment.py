@@ -226,7 +226,12 @@ class TraderXEnvironment(pulumi.ComponentResource):
                 f"{name}-{component}",
                 space_id=self.space.space_id,
                 slug=unit_slug(component),
-                fields=environment_fields(ctx, component, image=owns_image(s, component)),
+                fields=environment_fields(
+                    ctx,
+                    component,
+                    image=owns_image(s, component),
+                    resources=owns_resources(s, component),
+                ),
                 labels={**unit_labels(component, env), **set_labels_for(component)},
                 annotations={"traderx/owner": f"{env}-stack"},
                 target_id=self.target.target_id,
@@ -283,3 +288,11 @@ def owns_image(s: Settings, component: ComponentName) -> bool:
     if component not in SERVICE_BY_NAME:
         return False
     return s.upstream_environment is None or s.pins_image(component)
+
+
+def owns_resources(s: Settings, component: ComponentName) -> bool:
+    """Dev declares container resources always; staging and prod where their config sets
+    them: otherwise a change of the catalog's defaults reaches them only by promotion."""
+    if component not in SERVICE_BY_NAME:
+        return False
+    return s.upstream_environment is None or s.configures_resources(component)

@@ -271,8 +271,11 @@ def test_staging_is_downstream_of_dev_and_promotes_only_pinned() -> None:
     assert trade[dep + "/metadata/namespace"] == "traderx-staging"
     env_key = dep + "/spec/template/spec/containers/name=trade-service/env/name=FEATURE_X/value"
     assert trade[env_key] == "on"
-    # the image is not staging's: it comes with promotion
+    # the image is not staging's: it comes with promotion; so do unconfigured resources
     assert image_key("trade-service") not in trade
+    resources = dep + "/spec/template/spec/containers/name=trade-service/resources"
+    assert resources not in trade
+    assert not any(k.endswith("/resources") for k in decoded(units["account-service"]))
     assert not any("/image" in k for u in units.values() for k in decoded(u))
     host = "Ingress/traderx-web:/spec/rules/0/host"
     assert decoded(units["ingress"])[host] == "traderx-staging.localtest.me"

@@ -213,7 +213,9 @@ def changes_between(old_text: str | None, new_text: str | None) -> dict[str, str
 
 
 def _short(value: Any) -> str:
-    text = "absent" if value is None else canonical(value)
+    if value is None:
+        return "absent"
+    text = value if isinstance(value, str) else canonical(value)
     return text if len(text) <= 120 else text[:117] + "..."
 
 

@@ -168,7 +168,7 @@ def test_promotion_goes_forward_and_back_keeping_downstream_edits(
     planned = p.check(read.outs, {**forward, "planned_data": None}).inputs
     promotion = planned["promotion"]
     image_key = field_key(DEP, *CONTAINER, "image")
-    assert promotion[image_key] == '"web:1" → "web:2"'
+    assert promotion[image_key] == "web:1 → web:2"
     assert any("FEATURE" in k for k in promotion), promotion
     assert "web:2" in planned["planned_data"] and "HOTFIX" in planned["planned_data"]
     assert hub.get_unit(down_space, created.id).upstream_revision_num == 1  # dry run only

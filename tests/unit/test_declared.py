@@ -81,7 +81,7 @@ def test_changes_between_names_each_changed_path() -> None:
     changes = f.changes_between(DATA, newer)
     container = "Deployment/web:/spec/template/spec/containers/name=web"
     assert changes == {
-        container + "/image": '"web:1" → "web:2"',
+        container + "/image": "web:1 → web:2",
         container + "/env/name=A": '{"name":"A","value":"1"} → absent',
     }
 

@@ -1,5 +1,5 @@
 """`pulumi up -s dev|staging|prod`: TraderX on Kubernetes with ConfigHub as source of truth."""
 
-from components.program import main
+from components.stack.program import main
 
 main()

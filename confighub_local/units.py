@@ -275,6 +275,55 @@ def upgrade(st: ServerState, unit: Doc) -> Doc:
         return _write_data(st, current, merged, "Upgrade", description)
 
 
+def merge_range(st: ServerState, unit: Doc, source: str, base_ref: str, end_ref: str) -> Doc:
+    """Merge one range of the source unit's revisions (`merge_base` → `merge_end`) into the unit.
+
+    The change the source made between the two revisions is applied to the unit's current data
+    with the same three-way merge as upgrade, so the unit's own edits survive. The range may run
+    backwards (base newer than end): that applies the reverse change, i.e. goes back to the older
+    content. When the source is the unit's upstream, `UpstreamRevisionNum` records `merge_end`,
+    so the next upgrade or ranged merge starts from there.
+    """
+    source = source.strip()
+    if source == "Self":
+        source_unit = unit
+    else:
+        check_uuid(source, "merge_source")
+        found = st.store.get("Unit", source)
+        if found is None:
+            raise ApiError(404, f"merge_source: Unit {source} not found")
+        source_unit = found
+    if not base_ref or not end_ref:
+        raise ApiError(400, "merge_source needs both merge_base and merge_end")
+    with st.store.tx():
+        base_rev = resolve_revision(st, source_unit, base_ref)
+        end_rev = resolve_revision(st, source_unit, end_ref)
+        base = decode_b64(base_rev.get("Data") or "", "Revision.Data")
+        theirs = decode_b64(end_rev.get("Data") or "", "Revision.Data")
+        current = st.store.get("Unit", unit["UnitID"]) or unit
+        mine = unit_data(current)
+        try:
+            merged = three_way_merge(base, theirs, mine)
+        except MergeConflict as exc:
+            raise ApiError(
+                409,
+                f"merge of unit {source_unit['Slug']} revisions {base_rev['RevisionNum']} → "
+                f"{end_rev['RevisionNum']} into unit {unit['Slug']} conflicts: {exc}",
+            ) from None
+        is_upstream = source_unit["UnitID"] == current.get("UpstreamUnitID")
+        if is_upstream:
+            current["UpstreamRevisionNum"] = int(end_rev["RevisionNum"])
+        description = (
+            f"Merged {source_unit['Slug']} revisions {base_rev['RevisionNum']} → "
+            f"{end_rev['RevisionNum']}"
+        )
+        if merged == mine:
+            current["Version"] = int(current["Version"]) + 1
+            current["UpdatedAt"] = now()
+            return st.store.replace("Unit", current["UnitID"], current)
+        return _write_data(st, current, merged, "Merge", description)
+
+
 def delete_unit(st: ServerState, unit: Doc) -> None:
     with st.store.tx():
         st.store.delete_children(unit["UnitID"])

@@ -10,8 +10,10 @@ The rule (also in README.md):
    stack name, e.g. `prod`). A name is prod when one of its `-`/`_`/`.`/`/`-separated words is
    `prod`, `production` or `prd` (`prod`, `prod-eu`, `eu-production`); `staging`/`stage`/`stg`
    and `dev`/`development` are recognised the same way; anything else is `dev`.
-4. For a ConfigHub unit or space, its `environment` label is used when present (a prod unit is
-   prod even if a non-prod stack declares it).
+4. For a ConfigHub unit or space, the stricter of its `environment` label and the stack's
+   environment (prod > staging > dev): a prod unit is prod even if a non-prod stack declares
+   it, and a unit labelled `dev` in the prod stack is still judged as prod, so a label can
+   never switch prod-only rules off.
 
 The pack is mandatory when the stack is prod and advisory elsewhere; any policy's level can be
 overridden in the policy config (`{"all": "advisory"}` or `{"<policy>": "mandatory"}`).
@@ -91,13 +93,25 @@ def stack_environment(config: Mapping[str, Any] | None = None) -> Environment:
     return environment_of_name(stack_config_environment() or stack_name())
 
 
-def unit_environment(labels: Any, config: Mapping[str, Any] | None = None) -> Environment:
-    """Environment of a ConfigHub unit: its `environment` label, else the stack's."""
+STRICTNESS: dict[Environment, int] = {"dev": 0, "staging": 1, "prod": 2}
+
+
+def label_environment(labels: Any) -> Environment | None:
+    """The environment a unit's `environment` label names, if it has one."""
     if isinstance(labels, Mapping):
         label = labels.get("environment")
         if isinstance(label, str) and label:
             return environment_of_name(label)
-    return stack_environment(config)
+    return None
+
+
+def unit_environment(labels: Any, config: Mapping[str, Any] | None = None) -> Environment:
+    """Environment a ConfigHub unit is judged as: the stricter of its label and the stack's."""
+    stack = stack_environment(config)
+    label = label_environment(labels)
+    if label is None:
+        return stack
+    return label if STRICTNESS[label] > STRICTNESS[stack] else stack
 
 
 def default_enforcement_level(name: str | None = None) -> EnforcementLevel:

@@ -132,7 +132,9 @@ def objects_of(resource_type: str, props: Any, name: str) -> list[KubeObject]:
                 body=doc,
                 origin=f"ConfigHub unit '{unit}': {doc['kind']} '{_name_of(doc)}'",
             )
-            for doc in parse_unit_data(values.get("data"), unit)
+            # a unit that declares only some fields carries the data it will hold in
+            # `planned_data` (computed by the provider's check from ConfigHub)
+            for doc in parse_unit_data(values.get("data") or values.get("planned_data"), unit)
         ]
     kind = k8s_kind(resource_type)
     if kind is None:

@@ -14,7 +14,7 @@ from pulumi_policy import (
 )
 
 from .base import schema
-from .environment import unit_environment
+from .environment import label_environment, unit_environment
 from .objects import UNIT_TYPE, unit_label
 from .values import plain
 
@@ -31,8 +31,15 @@ def violations(resources: list[PolicyResource], config: dict[str, Any]) -> list[
     """(message, urn) for each prod unit not downstream of a staging unit."""
     label = config.get("exceptionLabel") or DEFAULT_EXCEPTION_LABEL
     found: list[tuple[str, str]] = []
+    # a unit that is another unit's upstream in this same stack is the staging side of a clone
+    # pair, not a prod unit (judged by structure, never by its label)
+    upstreams = {
+        dep.urn
+        for res in resources
+        for dep in res.property_dependencies.get("upstream_unit_id", [])
+    }
     for res in resources:
-        if res.resource_type != UNIT_TYPE:
+        if res.resource_type != UNIT_TYPE or res.urn in upstreams:
             continue
         props = plain(res.props)
         labels = props.get("labels") if isinstance(props.get("labels"), dict) else {}
@@ -54,7 +61,8 @@ def violations(resources: list[PolicyResource], config: dict[str, Any]) -> list[
             if dep.resource_type != UNIT_TYPE:
                 continue
             dep_props = plain(dep.props)
-            dep_env = unit_environment(dep_props.get("labels"), config)
+            # what the upstream unit is, by its own label (not judged in this stack's terms)
+            dep_env = label_environment(dep_props.get("labels")) or "dev"
             if dep_env != "staging":
                 found.append(
                     (

@@ -1,4 +1,4 @@
-"""`python -m components.confighub adopt <kind> <space_id> <slug>` (see adopt.py).
+"""`python -m components.confighub adopt <kind> <space_id> <slug> --owner <project>/<stack>`.
 
 Connection from CONFIGHUB_URL / CONFIGHUB_TOKEN, like `cub`.
 """
@@ -24,10 +24,13 @@ def adopt(
     kind: str = typer.Argument(..., help=f"one of {sorted(KINDS)}"),
     space_id: str = typer.Argument(..., help="space ID ('-' for a space itself)"),
     slug: str = typer.Argument(...),
+    owner: str = typer.Option(..., help="the adopting stack, as <project>/<stack>"),
 ) -> None:
     """Mark an existing object as managed so the next `pulumi up` adopts it."""
     try:
-        entity_id = mark_managed(get_client(), kind, None if space_id == "-" else space_id, slug)
+        entity_id = mark_managed(
+            get_client(), kind, None if space_id == "-" else space_id, slug, owner
+        )
     except ConfigHubError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from exc

@@ -1,14 +1,15 @@
 """Taking over an existing ConfigHub object: the supported replacement for `pulumi import`.
 
-The providers adopt a same-slug object on create only if it carries the managed-by annotation
-(see `base`). `mark_managed` adds that annotation to one existing object, after which the next
-`pulumi up` that declares the same slug adopts it (same ID, no duplicate) and patches it to the
-declared state. Exposed as `python -m components.confighub adopt <kind> <space_id> <slug>`.
+The providers adopt a same-slug object on create only if it carries the managed-by marker of the
+declaring stack (see `base`). `mark_managed` writes that marker on one existing object, after
+which the next `pulumi up` of that stack that declares the same slug adopts it (same ID, no
+duplicate) and patches it to the declared state. Exposed as
+`python -m components.confighub adopt <kind> <space_id> <slug> --owner <project>/<stack>`.
 """
 
 from __future__ import annotations
 
-from .base import MANAGED_BY_KEY, MANAGED_BY_VALUE
+from .base import MANAGED_BY_KEY, marker
 from .client import (
     BRIDGE_WORKER,
     CHANGE_SET,
@@ -28,8 +29,10 @@ KINDS: dict[str, EntityKind] = {
 }
 
 
-def mark_managed(client: ConfigHubClient, segment: str, space_id: str | None, slug: str) -> str:
-    """Annotate the object as managed by this program; returns its ID."""
+def mark_managed(
+    client: ConfigHubClient, segment: str, space_id: str | None, slug: str, owner: str | None
+) -> str:
+    """Annotate the object as managed by the stack `owner` (`<project>/<stack>`); its ID."""
     kind = KINDS.get(segment)
     if kind is None:
         raise ConfigHubError(f"unknown kind {segment!r}; one of {sorted(KINDS)}")
@@ -40,5 +43,5 @@ def mark_managed(client: ConfigHubClient, segment: str, space_id: str | None, sl
     if entity is None:
         where = f"space {space_id}" if scope else "the organization"
         raise ConfigHubError(f"no {kind.name} with slug {slug!r} in {where}")
-    client.patch(kind, scope, entity.id, {"Annotations": {MANAGED_BY_KEY: MANAGED_BY_VALUE}})
+    client.patch(kind, scope, entity.id, {"Annotations": {MANAGED_BY_KEY: marker(owner)}})
     return entity.id

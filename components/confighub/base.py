@@ -21,7 +21,7 @@ Provider instances carry no state (they are pickled into Pulumi state); the conn
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
@@ -48,6 +48,7 @@ from .yamldata import canonical, documents
 MANAGED_BY_KEY = "pulumi.com/managed-by"
 MANAGED_BY_VALUE = "traderx-confighub"
 PROVIDER_KEY = "__provider"
+OWNER_INPUT = "owner"  # set on every resource by resource_props: "<project>/<stack>"
 
 SLUG_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
 
@@ -117,9 +118,55 @@ def normalise(kind: FieldKind, value: Any) -> Any:
     return "" if value is None else str(value)
 
 
-def is_managed(entity: Entity) -> bool:
-    """The adoption rule: only objects we created (managed-by annotation) are adopted."""
-    return entity.annotations.get(MANAGED_BY_KEY) == MANAGED_BY_VALUE
+def marker(owner: str | None) -> str:
+    """The managed-by value naming the stack that owns an object (`traderx-confighub:<p>/<s>`).
+
+    Per stack, so two stacks in one organization never adopt, overwrite or delete each other's
+    objects. Without an owner (state written before owners existed) the bare program name.
+    """
+    return f"{MANAGED_BY_VALUE}:{owner}" if owner else MANAGED_BY_VALUE
+
+
+def owner_of(entity: Entity) -> str | None:
+    """Who manages the object, as its marker says (None: not managed by any stack of ours)."""
+    value = entity.annotations.get(MANAGED_BY_KEY)
+    if not value:
+        return None
+    return value.removeprefix(MANAGED_BY_VALUE + ":") if value != MANAGED_BY_VALUE else value
+
+
+def is_managed(entity: Entity, owner: str | None = None) -> bool:
+    """The adoption rule: only objects this stack created (its marker) are adopted."""
+    return entity.annotations.get(MANAGED_BY_KEY) == marker(owner)
+
+
+def refusal_for(
+    kind: EntityKind, space_id: str | None, owner: str | None
+) -> Callable[[Entity], str]:
+    """The message for a same-slug object that is not this stack's, naming its owner."""
+
+    def message(entity: Entity) -> str:
+        other = owner_of(entity)
+        held = (
+            f"is managed by another stack, {other}"
+            if other
+            else "is not managed by this Pulumi program (no managed-by marker)"
+        )
+        me = owner or "<project>/<stack>"
+        return (
+            f"{kind.name} {entity.slug!r} already exists ({entity.id}) and {held}; this stack "
+            f"({me}) adopts only its own objects. Use another traderx:prefix, take it over with "
+            f"`python -m components.confighub adopt {kind.segment} {space_id or '-'} "
+            f"{entity.slug} --owner {me}`, or delete it first"
+        )
+
+    return message
+
+
+def owner_in(props: Mapping[str, Any]) -> str | None:
+    """The owning stack (`<project>/<stack>`) a resource was declared by (input `owner`)."""
+    value = props.get(OWNER_INPUT)
+    return str(value) if value and not is_unknown(value) else None
 
 
 def without_managed(annotations: Mapping[str, str] | None) -> dict[str, str]:
@@ -232,8 +279,18 @@ class EntityProvider(ResourceProvider):
             changes=bool(changed),
             replaces=replaces,
             stables=stables,
-            delete_before_replace=False,
+            delete_before_replace=self.keeps_identity(replaces),
         )
+
+    def keeps_identity(self, replaces: list[str]) -> bool:
+        """A replacement whose new object has the old one's slug (and space) must delete first.
+
+        Otherwise the create would find the old object by slug and adopt it (skipping the
+        replace-only fields), and the engine's delete of the old resource would then delete
+        that very object, leaving the new resource pointing at nothing.
+        """
+        identity = {n for n, s in self.fields.items() if s.slug or n == "space_id"}
+        return bool(replaces) and not identity & set(replaces)
 
     # ------------------------------------------------------------------ wire mapping
 
@@ -254,7 +311,7 @@ class EntityProvider(ResourceProvider):
                 continue
             body[spec.api] = self.wire_value(spec, value)
         annotations = dict(body.get("Annotations") or {})
-        annotations[MANAGED_BY_KEY] = MANAGED_BY_VALUE
+        annotations[MANAGED_BY_KEY] = marker(owner_in(props))
         body["Annotations"] = annotations
         return body
 
@@ -289,8 +346,9 @@ class EntityProvider(ResourceProvider):
                 patch[spec.api] = map_patch(current.get(name) or {}, dict(desired or {}))
             else:
                 patch[spec.api] = self.wire_value(spec, desired)
-        if "Annotations" in patch or not is_managed(entity):
-            patch.setdefault("Annotations", {})[MANAGED_BY_KEY] = MANAGED_BY_VALUE
+        owner = owner_in(props)
+        if "Annotations" in patch or not is_managed(entity, owner):
+            patch.setdefault("Annotations", {})[MANAGED_BY_KEY] = marker(owner)
         return patch
 
     def outputs(self, entity: Entity, props: Mapping[str, Any]) -> dict[str, Any]:
@@ -313,6 +371,7 @@ class EntityProvider(ResourceProvider):
             else:
                 outs[name] = server[name]
         outs[self.id_output] = entity.id
+        outs[OWNER_INPUT] = owner_in(props)
         outs.update(self.extras(entity, props))
         return outs
 
@@ -328,9 +387,17 @@ class EntityProvider(ResourceProvider):
             return entity
         return self.client().patch(self.kind, self.space_of(props), entity.id, patch)
 
+    def adoption(self, props: Mapping[str, Any]) -> dict[str, Any]:
+        """`create_or_adopt` keywords: adopt only this stack's objects, refuse naming the owner."""
+        owner = owner_in(props)
+        return {
+            "is_ours": lambda e: is_managed(e, owner),
+            "refusal": refusal_for(self.kind, self.space_of(props), owner),
+        }
+
     def create(self, props: dict[str, Any]) -> CreateResult:
         entity, adopted = self.client().create_or_adopt(
-            self.kind, self.space_of(props), self.create_body(props), is_ours=is_managed
+            self.kind, self.space_of(props), self.create_body(props), **self.adoption(props)
         )
         if adopted:
             entity = self.converge(entity, props)

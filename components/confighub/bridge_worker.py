@@ -14,7 +14,7 @@ import pulumi.dynamic
 from pulumi.dynamic import CreateResult
 from typing_extensions import TypedDict, Unpack
 
-from .base import EntityProvider, InputField, is_managed
+from .base import EntityProvider, InputField
 from .client import BRIDGE_WORKER
 from .models import BridgeWorker as BridgeWorkerEntity
 from .models import Entity
@@ -41,10 +41,10 @@ class BridgeWorkerProvider(EntityProvider):
         client = self.client()
         space_id = self.space_of(props)
         body = self.create_body(props)
-        entity, adopted = client.create_or_adopt(self.kind, space_id, body, is_ours=is_managed)
+        entity, adopted = client.create_or_adopt(self.kind, space_id, body, **self.adoption(props))
         if adopted and not (isinstance(entity, BridgeWorkerEntity) and entity.secret):
             client.delete(self.kind, space_id, entity.id)
-            entity, _ = client.create_or_adopt(self.kind, space_id, body, is_ours=is_managed)
+            entity, _ = client.create_or_adopt(self.kind, space_id, body, **self.adoption(props))
         elif adopted:
             entity = self.converge(entity, props)
         return CreateResult(entity.id, self.outputs(entity, props))

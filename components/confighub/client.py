@@ -314,6 +314,7 @@ class ConfigHubClient:
         *,
         is_ours: Callable[[Entity], bool],
         params: Mapping[str, str] | None = None,
+        refusal: Callable[[Entity], str] | None = None,
     ) -> tuple[Entity, bool]:
         """Create, or adopt an existing object with the same slug if `is_ours` says so.
 
@@ -329,6 +330,8 @@ class ConfigHubClient:
             if existing is None:
                 return None
             if not is_ours(existing):
+                if refusal is not None:
+                    raise AdoptionRefusedError(refusal(existing))
                 where = f"space {space_id}" if space_id else "the organization"
                 raise AdoptionRefusedError(
                     f"{kind.name} {slug!r} already exists in {where} and is not managed by this "
@@ -427,6 +430,28 @@ class ConfigHubClient:
         path = f"/space/{space_id}/unit/{unit_id}"
         answer = self.request(
             "PATCH", path, params={"upgrade": "true"}, content=b"null", content_type=_MERGE_PATCH
+        )
+        return Unit.model_validate(_unwrap(answer, "Unit"))
+
+    def merge_unit(
+        self,
+        space_id: str,
+        unit_id: str,
+        source_unit_id: str,
+        base: int,
+        end: int,
+        *,
+        dry_run: bool = False,
+    ) -> Unit:
+        """Merge the source unit's change from revision `base` to `end` into the unit
+        (PATCH ?merge_source&merge_base&merge_end, body null); `end < base` goes back.
+        `dry_run`: only answer the unit the merge would make."""
+        path = f"/space/{space_id}/unit/{unit_id}"
+        params = {"merge_source": source_unit_id, "merge_base": str(base), "merge_end": str(end)}
+        if dry_run:
+            params["dry_run"] = "true"
+        answer = self.request(
+            "PATCH", path, params=params, content=b"null", content_type=_MERGE_PATCH
         )
         return Unit.model_validate(_unwrap(answer, "Unit"))
 

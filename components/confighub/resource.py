@@ -7,7 +7,7 @@ from typing import Any
 
 import pulumi
 
-from .base import EntityProvider
+from .base import OWNER_INPUT, EntityProvider
 from .errors import ConfigHubError
 
 IMPORT_REFUSAL = (
@@ -26,7 +26,8 @@ def resource_props(
     kwargs: Mapping[str, Any],
     opts: pulumi.ResourceOptions | None = None,
 ) -> dict[str, Any]:
-    """Inputs (args dict and/or keyword args) plus every output name set to None.
+    """Inputs (args dict and/or keyword args) plus every output name set to None, and `owner`
+    (`<project>/<stack>`): the stack whose marker the provider writes and adopts by.
 
     Unknown input names fail here, naming the resource, instead of silently vanishing; so does
     the `import_` option, with the supported alternative (see IMPORT_REFUSAL).
@@ -45,6 +46,7 @@ def resource_props(
         )
     for name in provider.fields:
         merged.setdefault(name, None)
+    merged[OWNER_INPUT] = f"{pulumi.get_project()}/{pulumi.get_stack()}"
     for name in (provider.id_output, *provider.extra_outputs):
         merged.setdefault(name, None)
     return merged

@@ -2,8 +2,10 @@
 
 ConfigHub removed Sets from its API in 2026. A set is therefore two things:
 - a label on every member unit (`UnitSet.member_labels(slug)`, put on the Unit's `labels`), and
-- a saved Filter (`From: Unit`, `Where: Labels.<key> = 'member'`) named after the set, carrying
-  the set's own labels, so "the units in set X" is one list call with `?filter=<filter_id>`.
+- a saved Filter (`From: Unit`, `Where: <scope> AND Labels.<key> = 'member'`) named after the
+  set, carrying the set's own labels, so "the units in set X" is one list call with
+  `?filter=<filter_id>`. `scope` (e.g. `Space.Labels.project = 'x'`) keeps a set to one
+  project: without it the filter would match the members of every project in the organization.
 `UnitSet` is a component (type `confighub:index:UnitSet`) owning that Filter.
 """
 
@@ -25,6 +27,7 @@ class UnitSetArgs(TypedDict, total=False):
     space_id: Required[pulumi.Input[str]]
     slug: Required[str]
     labels: NotRequired[pulumi.Input[Mapping[str, pulumi.Input[str]]]]
+    scope: NotRequired[str]
 
 
 def member_label_key(slug: str) -> str:
@@ -34,8 +37,10 @@ def member_label_key(slug: str) -> str:
     return "set_" + slug.replace("-", "_")
 
 
-def member_where(slug: str) -> str:
-    return f"Labels.{member_label_key(slug)} = '{MEMBER_VALUE}'"
+def member_where(slug: str, scope: str | None = None) -> str:
+    """The set's filter: its member label, within `scope` when given."""
+    member = f"Labels.{member_label_key(slug)} = '{MEMBER_VALUE}'"
+    return f"{scope} AND {member}" if scope else member
 
 
 class UnitSet(pulumi.ComponentResource):
@@ -51,10 +56,10 @@ class UnitSet(pulumi.ComponentResource):
         **kwargs: Unpack[UnitSetArgs],
     ) -> None:
         merged: dict[str, Any] = {**dict(args or {}), **dict(kwargs)}
-        unknown = sorted(set(merged) - {"space_id", "slug", "labels"})
+        unknown = sorted(set(merged) - {"space_id", "slug", "labels", "scope"})
         if unknown or "slug" not in merged or "space_id" not in merged:
             raise TypeError(
-                f"UnitSet {resource_name!r}: needs space_id and slug (and optional labels); "
+                f"UnitSet {resource_name!r}: needs space_id and slug (and optional labels, scope); "
                 f"unknown inputs {unknown}"
             )
         super().__init__("confighub:index:UnitSet", resource_name, None, opts)
@@ -65,7 +70,7 @@ class UnitSet(pulumi.ComponentResource):
             space_id=merged["space_id"],
             slug=f"set-{slug}",
             from_kind="Unit",
-            where=member_where(slug),
+            where=member_where(slug, merged.get("scope")),
             labels=merged.get("labels") or {},
             opts=pulumi.ResourceOptions(parent=self),
         )

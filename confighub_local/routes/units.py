@@ -314,6 +314,48 @@ def restore_ref(st: ServerState, unit: Doc, restore: str | None, revision_id: st
     return restore or ""
 
 
+class _DryRun(Exception):
+    """Raised inside the write transaction to roll a dry run back, carrying its result."""
+
+    def __init__(self, unit: Doc) -> None:
+        super().__init__("dry run")
+        self.unit = unit
+
+
+def _change(
+    st: ServerState,
+    space: Doc,
+    unit: Doc,
+    body: Any,
+    patch: bool,
+    upgrade: str | None,
+    restore_to: str,
+    merge: tuple[str | None, str | None, str | None],
+) -> Doc:
+    """Upgrade, restore, merge and/or update, in that order (the caller holds the tx)."""
+    if flag(upgrade):
+        unit = units.upgrade(st, unit)
+    if restore_to:
+        unit = units.restore(st, unit, restore_to)
+    merge_source, merge_base, merge_end = merge
+    if merge_source:
+        unit = units.merge_range(st, unit, merge_source, merge_base or "", merge_end or "")
+    elif merge_base or merge_end:
+        raise ApiError(400, "merge_base and merge_end need merge_source")
+    special = bool(flag(upgrade) or restore_to or merge_source)
+    has_body = isinstance(body, dict) and bool(body)
+    if has_body and special:
+        # the data comes from the upstream/the old revision/the merge; a PUT's body (cub sends
+        # the whole unit it read) may still change metadata such as labels
+        body = {k: v for k, v in body.items() if k not in ("Version", "Data")}
+        if body and not patch:
+            body["Data"] = unit.get("Data", "")  # a PUT replaces: keep the new data
+        has_body = bool(body)
+    if has_body or not special:
+        unit = units.update_unit(st, space, unit, body, patch=patch)
+    return unit
+
+
 def _write(
     request: Request,
     space_id: str,
@@ -324,12 +366,11 @@ def _write(
     restore: str | None,
     dry_run: str | None,
     revision_id: str | None = None,
+    merge: tuple[str | None, str | None, str | None] = (None, None, None),
 ) -> JSON:
     user_only(request)
     st = st_of(request)
     space, unit = _get_unit(st, space_id, unit_id)
-    if flag(dry_run):
-        raise ApiError(400, "dry_run is not supported by this server")
     query = request.query_params
     unsupported(**{name: query.get(name) for name in _UNSUPPORTED_WRITE})
     tag_id, change_set_id = query.get("tag"), query.get("change_set_id")
@@ -343,25 +384,17 @@ def _write(
     ref = restore_ref(st, unit, restore, revision_id)
     if ref and flag(upgrade):
         raise ApiError(400, "give either upgrade or a restore (restore/revision_id), not both")
-    with st.store.tx():
-        if flag(upgrade):
-            unit = units.upgrade(st, unit)
-        if ref:
-            unit = units.restore(st, unit, ref)
-        has_body = isinstance(body, dict) and bool(body)
-        if has_body and (flag(upgrade) or ref):
-            # the data comes from the upstream/the old revision; a PUT's body (cub sends the
-            # whole unit it read) may still change metadata such as labels
-            body = {k: v for k, v in body.items() if k not in ("Version", "Data")}
-            if body and not patch:
-                body["Data"] = unit.get("Data", "")  # a PUT replaces: keep the new data
-            has_body = bool(body)
-        if has_body or not (flag(upgrade) or ref):
-            unit = units.update_unit(st, space, unit, body, patch=patch)
-        if tag is not None:
-            head = units.revision(st, unit, int(unit["HeadRevisionNum"]))
-            head.setdefault("Tags", {})[tag["TagID"]] = tag["Slug"]
-            st.store.replace("Revision", head["RevisionID"], head)
+    try:
+        with st.store.tx():
+            unit = _change(st, space, unit, body, patch, upgrade, ref, merge)
+            if tag is not None:
+                head = units.revision(st, unit, int(unit["HeadRevisionNum"]))
+                head.setdefault("Tags", {})[tag["TagID"]] = tag["Slug"]
+                st.store.replace("Revision", head["RevisionID"], head)
+            if flag(dry_run):
+                raise _DryRun(unit)
+    except _DryRun as dry:
+        unit = dry.unit  # what the change would make; the transaction was rolled back
     return ok(public_unit(unit))
 
 
@@ -393,8 +426,14 @@ def update_unit(
     restore: str | None = None,
     dry_run: str | None = None,
     revision_id: str | None = None,
+    merge_source: str | None = None,
+    merge_base: str | None = None,
+    merge_end: str | None = None,
 ) -> JSON:
-    return _write(request, space_id, unit_id, body, False, upgrade, restore, dry_run, revision_id)
+    merge = (merge_source, merge_base, merge_end)
+    return _write(
+        request, space_id, unit_id, body, False, upgrade, restore, dry_run, revision_id, merge
+    )
 
 
 @router.patch("/space/{space_id}/unit/{unit_id}")
@@ -407,8 +446,14 @@ def patch_unit(
     restore: str | None = None,
     dry_run: str | None = None,
     revision_id: str | None = None,
+    merge_source: str | None = None,
+    merge_base: str | None = None,
+    merge_end: str | None = None,
 ) -> JSON:
-    return _write(request, space_id, unit_id, body, True, upgrade, restore, dry_run, revision_id)
+    merge = (merge_source, merge_base, merge_end)
+    return _write(
+        request, space_id, unit_id, body, True, upgrade, restore, dry_run, revision_id, merge
+    )
 
 
 @router.delete("/space/{space_id}/unit/{unit_id}")

@@ -37,15 +37,27 @@ class GateRun(BaseModel):
     policy_events: list[dict[str, Any]]
 
 
-def make_project(workdir: Path) -> Path:
-    """A project directory whose program is this repository's, with its own stack files."""
+def make_project(workdir: Path, copied: tuple[str, ...] = ()) -> Path:
+    """A project directory whose program is this repository's, with its own stack files.
+
+    `copied`: parts copied instead of linked, so a test can change the program's code (a code
+    change that must wait for promotion) without touching the checkout.
+    """
     project = workdir / "project"
     project.mkdir(parents=True, exist_ok=True)
     for name in PROJECT_FILES:
         shutil.copy(ROOT / name, project / name)
     for name in LINKED:
         target = project / name
-        if not target.exists():
+        if target.exists() or target.is_symlink():
+            continue
+        if name in copied:
+            ignore = shutil.ignore_patterns("__pycache__")
+            if (ROOT / name).is_dir():
+                shutil.copytree(ROOT / name, target, ignore=ignore)
+            else:
+                shutil.copy(ROOT / name, target)
+        else:
             target.symlink_to(ROOT / name)
     return project
 
@@ -99,6 +111,9 @@ class Stacks:
 
     def up(self, stack: str, *extra: str) -> str:
         return self.run("up", "--yes", "--skip-preview", *extra, stack=stack)
+
+    def preview(self, stack: str, *extra: str) -> str:
+        return self.run("preview", "--diff", *extra, stack=stack)
 
     def outputs(self, stack: str) -> dict[str, Any]:
         data: dict[str, Any] = json.loads(self.run("stack", "output", "--json", stack=stack))

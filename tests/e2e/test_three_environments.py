@@ -20,7 +20,7 @@ import pytest
 from kubernetes import client as kclient
 from kubernetes import config as kconfig
 
-from components.catalog import SERVICE_NAMES, START_ORDER
+from components.model.catalog import SERVICE_NAMES, START_ORDER
 from tests.e2e.driver import PROD_POLICY_CONFIG, PulumiError, Stacks, base_env, make_project
 from tests.support.server import ServerProcess
 

@@ -7,7 +7,7 @@ from policies import catalog as pack
 
 
 def test_pack_table_matches_program_catalog() -> None:
-    from components import catalog as program
+    from components.model import catalog as program
 
     singletons = {s.name for s in program.SERVICES if s.fixed_replicas == 1}
     assert singletons == pack.SINGLETONS

@@ -8,10 +8,22 @@ from typing import Any
 import pytest
 from pulumi_policy import EnforcementLevel, proxy
 
-from policies.environment import default_enforcement_level, environment_of_name, stack_environment
+from policies.environment import (
+    default_enforcement_level,
+    environment_of_name,
+    stack_environment,
+    unit_environment,
+)
 from policies.pack import build_policies
 from policies.values import UNKNOWN, plain
-from tests.policies.factories import DEPLOYMENT, RunResource, container, good_deployment
+from tests.policies.factories import (
+    DEPLOYMENT,
+    UNIT,
+    RunResource,
+    container,
+    good_deployment,
+    unit_props,
+)
 
 
 @pytest.mark.parametrize(
@@ -80,3 +92,32 @@ def test_stack_config_environment_beats_the_stack_name(
     assert default_enforcement_level() == EnforcementLevel.MANDATORY
     monkeypatch.setenv("PULUMI_CONFIG", "not json")
     assert stack_environment() == "dev"
+
+
+@pytest.mark.parametrize(
+    ("stack_name", "label", "judged"),
+    [
+        ("prod", "dev", "prod"),  # a label can never weaken the prod gate
+        ("prod", None, "prod"),
+        ("dev", "prod", "prod"),  # a prod unit is prod wherever it is declared
+        ("staging", "dev", "staging"),
+        ("dev", "staging", "staging"),
+        ("dev", None, "dev"),
+    ],
+)
+def test_unit_environment_is_the_stricter_of_stack_and_label(
+    monkeypatch: pytest.MonkeyPatch, stack_name: str, label: str | None, judged: str
+) -> None:
+    monkeypatch.delenv("PULUMI_CONFIG", raising=False)
+    monkeypatch.setenv("PULUMI_STACK", stack_name)
+    labels = {"environment": label} if label else {}
+    assert unit_environment(labels) == judged
+
+
+def test_a_dev_label_in_the_prod_stack_keeps_the_prod_rules(run_resource: RunResource) -> None:
+    """The prod minimum of replicas is prod-only; a unit labelled dev in the prod stack (the
+    `stack` fixture sets PULUMI_STACK=prod) still has to meet it."""
+    thin = unit_props([good_deployment(replicas=1)], env="dev")
+    assert run_resource("replicas-within-bounds", UNIT, thin), "a dev label weakened prod"
+    planned = {**thin, "data": None, "planned_data": thin["data"]}  # a fields-only unit
+    assert run_resource("replicas-within-bounds", UNIT, planned), "planned data is judged"

@@ -12,11 +12,11 @@ import pytest
 import yaml
 from pulumi_policy import ResourceValidationPolicy
 
-from components.catalog import SERVICE_NAMES, SERVICES, START_ORDER
-from components.environment import render_unit
-from components.layout import unit_labels
-from components.manifests import context_for
-from components.settings import Settings, load_settings
+from components.model.catalog import SERVICE_NAMES, SERVICES, START_ORDER
+from components.model.layout import unit_labels
+from components.model.manifests import context_for
+from components.model.settings import Settings, load_settings
+from components.stack.environment import render_unit
 from policies.pack import build_policies
 from tests.policies.factories import UNIT, RunResource, unit_props
 from tests.unit.stackconfig import TOKEN_ENV, stack_config

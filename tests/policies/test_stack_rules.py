@@ -147,11 +147,20 @@ def test_prod_unit_downstream_of_dev_fails(run_stack: RunStack) -> None:
     assert "is downstream of dev unit 'trade-service'" in message
 
 
-def test_approved_exception_and_non_prod_units_pass(run_stack: RunStack) -> None:
+def test_approved_exception_and_non_prod_units_pass(run_stack: RunStack, stack: Any) -> None:
     props = unit_props([namespace("traderx-prod")], slug="namespace")
     props["labels"]["promotion-exception"] = "approved"
+    assert run_stack("prod-units-from-staging", [resource(UNIT, props)]) == []
+    stack("dev")
     dev = resource(UNIT, unit_props([good_deployment()], env="dev"), "dev-trade")
-    assert run_stack("prod-units-from-staging", [resource(UNIT, props), dev]) == []
+    assert run_stack("prod-units-from-staging", [dev]) == []
+
+
+def test_a_dev_label_does_not_take_a_prod_unit_out_of_the_rule(run_stack: RunStack) -> None:
+    """In the prod stack a unit is judged as prod whatever its label says (stricter of both)."""
+    dev = resource(UNIT, unit_props([good_deployment()], env="dev"), "dev-trade")
+    [(message, urn)] = run_stack("prod-units-from-staging", [dev])
+    assert "has no upstream unit" in message and urn == dev.urn
 
 
 @pytest.mark.parametrize("resource_type", [SPACE, UNIT])
@@ -202,9 +211,11 @@ def test_good_unit_data_passes(run_resource: RunResource) -> None:
     assert run_resource("unit-data-is-kubernetes-yaml", UNIT, props) == []
 
 
-def test_staging_space_in_a_prod_stack_is_judged_by_its_label(run_resource: RunResource) -> None:
+def test_staging_space_in_a_prod_stack_is_judged_as_prod(run_resource: RunResource) -> None:
+    """The stricter of stack and label: a staging label cannot lift the prod deletion guard."""
     props = {"slug": "traderx-staging", "labels": {"environment": "staging"}}
-    assert run_resource("prod-deletion-needs-override", SPACE, props) == []
+    assert run_resource("prod-deletion-needs-override", SPACE, props)
+    assert run_resource("prod-deletion-needs-override", SPACE, props, protect=True) == []
 
 
 def test_template_units_that_are_never_applied_need_no_default_deny(run_stack: RunStack) -> None:

@@ -86,6 +86,7 @@ def test_unmanaged_slug_refused_import_option_refused_and_adopt_takes_over(
         st.up()
     assert "'imported' already exists" in str(err.value)
     assert "not managed by this Pulumi program" in str(err.value)
+    assert f"adopt unit {space.id} imported --owner chtest/imp" in str(err.value)
     assert hub.get_unit(space.id, existing.id).head_revision_num == 1
 
     # the import_ option: refused with the supported alternative, nothing written
@@ -104,8 +105,9 @@ def test_unmanaged_slug_refused_import_option_refused_and_adopt_takes_over(
         "CONFIGHUB_TOKEN": confighub_server.token,
         "PYTHONPATH": str(ROOT),
     }
+    adopt = f"adopt unit {space.id} imported --owner chtest/imp".split()
     done = subprocess.run(
-        [sys.executable, "-m", "components.confighub", "adopt", "unit", space.id, "imported"],
+        [sys.executable, "-m", "components.confighub", *adopt],
         env=env,
         capture_output=True,
         text=True,

@@ -28,7 +28,7 @@ from components.confighub import (
     UnitSet,
     UpstreamRevision,
 )
-from components.confighub.base import MANAGED_BY_KEY, MANAGED_BY_VALUE
+from components.confighub.base import MANAGED_BY_KEY, marker
 from components.confighub.client import (
     BRIDGE_WORKER,
     CHANGE_SET,
@@ -163,7 +163,7 @@ def test_every_resource_lifecycle_through_the_engine(
     units = by_slug(hub, UNIT, space_id)
     assert set(units) == {"trade-service", "namespace"}
     assert units["trade-service"].labels["set_critical"] == "member"
-    assert all(u.annotations[MANAGED_BY_KEY] == MANAGED_BY_VALUE for u in units.values())
+    assert all(u.annotations[MANAGED_BY_KEY] == marker("chtest/life") for u in units.values())
     clone = hub.get_unit(down_id, out["clone_id"])
     assert clone.upstream_unit_id == out["base_id"] and same_data(clone.text, DOWN)
     for kind, slugs in (

@@ -126,14 +126,19 @@ def test_unknown_preview_values_count_as_changes_and_replace_when_immutable() ->
     assert p.check({}, declared(unit_state(space_id=UNKNOWN, data=UNKNOWN))).failures == []
 
 
-def test_upstream_pin_rising_is_a_change_but_not_a_lower_pin() -> None:
+def test_any_pin_change_is_a_change_older_or_newer() -> None:
+    """Promotion goes both ways: a lower pin is a change too (it used to be ignored)."""
     p = UnitProvider()
     state = unit_state(upstream_unit_id="up", upstream_revision_num=3)
     assert p.diff(
         "u1", state, declared(unit_state(upstream_unit_id="up", upstream_revision_num=4))
     ).changes
     lower = declared(unit_state(upstream_unit_id="up", upstream_revision_num=2))
-    assert p.diff("u1", state, lower).changes is False
+    assert p.diff("u1", state, lower).changes is True
+    same = declared(unit_state(upstream_unit_id="up", upstream_revision_num=3))
+    assert p.diff("u1", state, same).changes is False
+    unpinned = declared(unit_state(upstream_unit_id="up", upstream_revision_num=None))
+    assert p.diff("u1", state, unpinned).changes is False
 
 
 def test_unapplied_head_with_target_and_apply_is_a_change() -> None:

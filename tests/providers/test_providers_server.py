@@ -162,3 +162,29 @@ def test_unit_set_filter_selects_its_members(hub: ConfigHubClient, unique: str) 
     )
     members = hub.list_entities(UNIT, space_id, filter=flt.id)
     assert [u.slug for u in members] == ["in"]
+
+
+def test_a_scoped_set_filter_selects_only_its_projects_members(
+    hub: ConfigHubClient, unique: str
+) -> None:
+    """Two projects whose units are members of a set of the same name: the set's filter,
+    scoped to one project, selects only that project's members (the unscoped one took both)."""
+    mine = SpaceProvider().create({"slug": f"setp-{unique}-a", "labels": {"project": f"a{unique}"}})
+    other = SpaceProvider().create(
+        {"slug": f"setp-{unique}-b", "labels": {"project": f"b{unique}"}}
+    )
+    provider = UnitProvider()
+    for sp in (mine.id, other.id):
+        provider.create(unit_props(sp, slug="in", labels=UnitSet.member_labels("critical")))
+    scope = f"Space.Labels.project = 'a{unique}'"
+    scoped = FilterProvider().create(
+        {
+            "space_id": mine.id,
+            "slug": "set-critical",
+            "from_kind": "Unit",
+            "where": member_where("critical", scope),
+        }
+    )
+    assert [u.space_id for u in hub.list_entities(UNIT, None, filter=scoped.id)] == [mine.id]
+    unscoped = hub.list_entities(UNIT, None, where=member_where("critical"))
+    assert {mine.id, other.id} <= {u.space_id for u in unscoped}

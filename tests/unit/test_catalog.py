@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from components.catalog import (
+from components.model.catalog import (
     CRITICAL_SERVICES,
     DATA_SERVICES,
     ROUTES,

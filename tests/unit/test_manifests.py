@@ -7,15 +7,16 @@ from typing import Any
 import pytest
 import yaml
 
-from components.catalog import SERVICE_NAMES, START_ORDER
 from components.confighub.yamldata import images
-from components.manifests import (
+from components.model.catalog import SERVICE_NAMES, START_ORDER
+from components.model.manifests import (
     DB_SECRET_NAME,
+    base_context,
     context_for,
     render_component,
     to_yaml,
 )
-from components.settings import Settings, load_settings
+from components.model.settings import Settings, load_settings
 from tests.unit.stackconfig import TOKEN_ENV, stack_config
 
 
@@ -138,15 +139,47 @@ def test_ingress_routes_websocket_and_tls_per_env() -> None:
 
 def test_image_override_changes_only_that_service() -> None:
     s = settings()
-    ctx = context_for(s, images={"trade-service": "reg/trade-service:v9"})
+    pinned = settings("dev", **{"traderx:services": {"trade-service": {"image": {"tag": "v9"}}}})
     assert container(s, "trade-service")["image"].endswith(":latest")
-    # read back as the UpstreamRevision provider reads a unit's images (init containers too)
+    # read back as the Unit provider reads a unit's images (init containers too)
+    ctx = context_for(pinned)
     assert images(to_yaml(render_component(ctx, "trade-service"))) == {
-        "trade-service": "reg/trade-service:v9"
+        "trade-service": "ghcr.io/finos/traderx/trade-service:v9"
     }
     assert to_yaml(render_component(ctx, "account-service")) == to_yaml(
         render_component(context_for(s), "account-service")
     )
+
+
+def test_base_context_is_the_catalog_defaults_not_a_stack() -> None:
+    """Base units depend on no stack's config: a dev stack's overrides never reach them."""
+    ctx = base_context()
+    assert ctx.environment == "base" and ctx.namespace == "traderx-base"
+    assert ctx.images["trade-service"] == "ghcr.io/finos/traderx/trade-service:latest"
+    assert ctx.replicas["trade-service"] == 1 and ctx.env == {}
+    tuned = settings(
+        "dev",
+        **{
+            "traderx:imageTag": "v2",
+            "traderx:services": {"trade-service": {"replicas": 4, "env": {"A": "1"}}},
+        },
+    )
+    assert context_for(tuned).images["trade-service"].endswith(":v2")
+    assert base_context() == ctx
+
+
+def test_env_values_override_a_catalog_value_or_add_one() -> None:
+    s = settings(
+        "dev",
+        **{
+            "traderx:services": {
+                "people-service": {"env": {"ASPNETCORE_ENVIRONMENT": "Staging", "EXTRA": "1"}}
+            }
+        },
+    )
+    env = {e["name"]: e.get("value") for e in container(s, "people-service")["env"]}
+    assert env["ASPNETCORE_ENVIRONMENT"] == "Staging" and env["EXTRA"] == "1"
+    assert list(env).count("ASPNETCORE_ENVIRONMENT") == 1
 
 
 def test_yaml_is_deterministic_and_has_no_aliases() -> None:

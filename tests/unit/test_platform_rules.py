@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from components.catalog import SERVICE_NAMES
-from components.layout import filters, links, space_labels
-from components.platform import ROLES, network_policies
+from components.model.catalog import SERVICE_NAMES
+from components.model.layout import filters, links, space_labels
+from components.stack.platform import ROLES, network_policies
 
 
 def by_name(policies: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:

@@ -5,6 +5,7 @@ Pure structure: no engine, no server, no cluster. Mocks give every resource fake
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from typing import Any
 
@@ -12,10 +13,11 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pytest
 
-from components.catalog import SERVICE_NAMES, START_ORDER
-from components.environment import EnvironmentArgs, TraderXEnvironment, Upstream
-from components.program import build, read_settings
-from components.settings import ConfigError, load_settings
+from components.confighub.yamldata import images
+from components.model.catalog import SERVICE_NAMES, START_ORDER
+from components.model.settings import ConfigError, load_settings
+from components.stack.environment import EnvironmentArgs, TraderXEnvironment, Upstream
+from components.stack.program import build, read_settings
 from tests.unit.stackconfig import TOKEN_ENV, stack_config
 
 DYN = "pulumi-python:dynamic/confighub:"
@@ -46,13 +48,9 @@ class Recorder(pulumi.runtime.Mocks):
             kind = args.typ.removeprefix(DYN)
             outs[ID_OUTPUT[kind]] = f"{kind.lower()}:{args.name}"
             if kind == "Unit":
-                outs.update(head_revision_num=1, live_revision_num=1)
+                outs.update(head_revision_num=1, live_revision_num=1, images=unit_images(outs))
             if kind == "BridgeWorker":
                 outs["secret"] = "worker-secret"
-            if kind == "UpstreamRevision":
-                svc = args.name.split("-upstream-")[1]
-                outs["images"] = {svc: f"ghcr.io/finos/traderx/{svc}:promoted"}
-                outs["data"] = ""
         return f"{args.name}-id", outs
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[Any]]:
@@ -60,6 +58,25 @@ class Recorder(pulumi.runtime.Mocks):
 
     def of_kind(self, kind: str) -> list[pulumi.runtime.MockResourceArgs]:
         return [r for r in self.resources if r.typ == DYN + kind]
+
+
+def unit_images(inputs: dict[str, Any]) -> dict[str, str]:
+    """What ConfigHub would hold: the declared data, a declared image, else the promoted one."""
+    if inputs.get("data"):
+        return images(inputs["data"])
+    slug = inputs["slug"]
+    declared = json.loads(inputs.get("fields", {}).get(image_key(slug), "null") or "null")
+    if slug not in SERVICE_NAMES:
+        return {}
+    return {slug: declared or f"ghcr.io/finos/traderx/{slug}:promoted"}
+
+
+def image_key(service: str) -> str:
+    return f"Deployment/{service}:/spec/template/spec/containers/name={service}/image"
+
+
+def decoded(unit: dict[str, Any]) -> dict[str, Any]:
+    return {k: json.loads(v) for k, v in (unit.get("fields") or {}).items()}
 
 
 def upstream_outputs(env: str) -> dict[str, Any]:
@@ -118,7 +135,7 @@ def test_dev_owns_base_filters_and_dev() -> None:
     assert len(mocks.of_kind("BridgeWorker")) == 1
     assert len(mocks.of_kind("Target")) == 1
     assert len(mocks.of_kind("Link")) == 13
-    assert mocks.of_kind("UpstreamRevision") == []  # dev promotes nothing
+    assert mocks.of_kind("UpstreamRevision") == []  # promotion never reads revision data
     base = [u for u in mocks.of_kind("Unit") if u.inputs["labels"]["environment"] == "base"]
     assert all(u.inputs.get("apply") is False and not u.inputs.get("target_id") for u in base)
 
@@ -161,8 +178,9 @@ def test_filters_scoped_and_ordered_without_is_not_null() -> None:
     }
     assert "IS NOT NULL" not in where["ordered"]
     assert "Labels.order ~" in where["ordered"]
-    for slug in ("all", "backend", "ordered"):
-        assert "Space.Labels.project = 'calm-heron-traderx'" in where[slug]
+    assert where["all"] == "Space.Labels.project = 'calm-heron-traderx'"
+    for slug in ("backend", "ordered", "set-critical-services", "set-data-services"):
+        assert where[slug].startswith("Space.Labels.project = 'calm-heron-traderx' AND "), slug
 
 
 @pulumi.runtime.test
@@ -175,7 +193,7 @@ def test_depends_on_follows_start_order() -> pulumi.Output[Any]:
         EnvironmentArgs(
             settings=settings,
             prefix="p-x",
-            upstream=Upstream(space_id="s", unit_ids={c: f"u-{c}" for c in START_ORDER}),
+            upstream=Upstream(unit_ids={c: f"u-{c}" for c in START_ORDER}),
             database_password=pulumi.Output.secret("pw"),
         ),
         k8s_provider=k8s.Provider("k"),
@@ -223,14 +241,18 @@ def test_platform_objects() -> None:
     secret = next(r for r in mocks.resources if r.typ.endswith(":Secret"))
     assert secret.inputs["metadata"]["name"] == "traderx-db-credentials"
     for unit in mocks.of_kind("Unit"):
-        assert "pw-7f3a9c-unique" not in unit.inputs["data"]
+        assert "pw-7f3a9c-unique" not in repr(unit.inputs)
     assert "pw-7f3a9c-unique" not in repr(
         [r.inputs for r in mocks.resources if r.typ.startswith(DYN)]
     )
 
 
 def test_staging_is_downstream_of_dev_and_promotes_only_pinned() -> None:
-    mocks, _ = completed("staging", **{"traderx:promote": {"trade-service": 3}})
+    overrides = {
+        "traderx:promote": {"trade-service": 3},
+        "traderx:services": {"trade-service": {"replicas": 2, "env": {"FEATURE_X": "on"}}},
+    }
+    mocks, _ = completed("staging", **overrides)
     assert {s.inputs["slug"] for s in mocks.of_kind("Space")} == {"calm-heron-traderx-staging"}
     assert mocks.of_kind("Filter") == []  # owned by dev
     units = {u.inputs["slug"]: u.inputs for u in mocks.of_kind("Unit")}
@@ -238,14 +260,27 @@ def test_staging_is_downstream_of_dev_and_promotes_only_pinned() -> None:
     for c, u in units.items():
         assert u["upstream_unit_id"] == f"unit:dev:{c}"
         assert u["labels"]["environment"] == "staging"
+        # content comes from the upstream: the stack declares fields, never the whole data
+        assert u.get("data") is None, c
+        assert u["fields"], c
     assert units["trade-service"]["upstream_revision_num"] == 3
     assert units["account-service"].get("upstream_revision_num") is None
-    assert "trade-service:promoted" in units["trade-service"]["data"]
-    assert "account-service:latest" in units["account-service"]["data"]
-    (rev,) = mocks.of_kind("UpstreamRevision")
-    assert rev.inputs["unit_id"] == "unit:dev:trade-service"
-    assert rev.inputs["space_id"] == "space:dev"
-    assert rev.inputs["revision_num"] == 3
+    trade = decoded(units["trade-service"])
+    dep = "Deployment/trade-service:"
+    assert trade[dep + "/spec/replicas"] == 2
+    assert trade[dep + "/metadata/namespace"] == "traderx-staging"
+    env_key = dep + "/spec/template/spec/containers/name=trade-service/env/name=FEATURE_X/value"
+    assert trade[env_key] == "on"
+    # the image is not staging's: it comes with promotion; so do unconfigured resources
+    assert image_key("trade-service") not in trade
+    resources = dep + "/spec/template/spec/containers/name=trade-service/resources"
+    assert resources not in trade
+    assert not any(k.endswith("/resources") for k in decoded(units["account-service"]))
+    assert not any("/image" in k for u in units.values() for k in decoded(u))
+    host = "Ingress/traderx-web:/spec/rules/0/host"
+    assert decoded(units["ingress"])[host] == "traderx-staging.localtest.me"
+    assert decoded(units["namespace"])["Namespace:/metadata/name"] == "traderx-staging"
+    assert mocks.of_kind("UpstreamRevision") == []
     role = next(r for r in mocks.resources if r.typ.endswith(":Role"))
     assert role.inputs["metadata"]["name"] == "traderx-sre"
 
@@ -254,13 +289,28 @@ def test_prod_is_downstream_of_staging() -> None:
     mocks, values = completed("prod", **PROD)
     units = {u.inputs["slug"]: u.inputs for u in mocks.of_kind("Unit")}
     assert units["database"]["upstream_unit_id"] == "unit:staging:database"
-    assert len(mocks.of_kind("UpstreamRevision")) == len(SERVICE_NAMES)
+    assert {u["upstream_revision_num"] for c, u in units.items() if c in SERVICE_NAMES} == {2}
     assert {s.inputs["slug"] for s in mocks.of_kind("Space")} == {"calm-heron-traderx-prod"}
     assert mocks.of_kind("Space")[0].inputs["labels"]["critical"] == "true"
     role = next(r for r in mocks.resources if r.typ.endswith(":Role"))
     assert role.inputs["metadata"]["name"] == "traderx-viewer"
-    images = values[2]
-    assert images["trade-service"] == "ghcr.io/finos/traderx/trade-service:promoted"
+    found = values[2]
+    assert found["trade-service"] == "ghcr.io/finos/traderx/trade-service:promoted"
+
+
+def test_dev_follows_base_and_declares_its_own_image() -> None:
+    mocks, _ = completed("dev", **{"traderx:services": {"trade-service": {"image": {"tag": "v2"}}}})
+    units = [u.inputs for u in mocks.of_kind("Unit")]
+    base = {u["slug"]: u for u in units if u["labels"]["environment"] == "base"}
+    dev = {u["slug"]: u for u in units if u["labels"]["environment"] == "dev"}
+    # base: the code's output, the catalog defaults (no stack setting reaches it)
+    assert "trade-service:latest" in base["trade-service"]["data"]
+    assert "namespace: traderx-base" in base["trade-service"]["data"]
+    assert not base["trade-service"].get("fields")
+    # dev: a clone of base holding base's head; its image is dev's own declared field
+    assert dev["trade-service"]["upstream_revision_num"] == 1  # the base unit's head (mock)
+    assert decoded(dev["trade-service"])[image_key("trade-service")].endswith(":v2")
+    assert decoded(dev["account-service"])[image_key("account-service")].endswith(":latest")
 
 
 def test_invalid_config_fails_before_any_resource(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -284,9 +334,8 @@ def _environment(stack: str, **overrides: Any) -> TraderXEnvironment:
             settings=settings,
             prefix="p-x",
             upstream=Upstream(
-                space_id="s",
                 unit_ids=upstream["unitIds"],
-                pins={str(k): v for k, v in settings.promote.items()},
+                revisions={str(k): v for k, v in settings.promote.items()},
             ),
             database_password=pulumi.Output.secret("pw"),
         ),
@@ -339,14 +388,14 @@ def test_prod_image_pin_overrides_the_promoted_image() -> None:
     }
     mocks, values = completed("prod", **overrides)
     units = {u.inputs["slug"]: u.inputs for u in mocks.of_kind("Unit")}
-    assert f"trade-service@{digest}" in units["trade-service"]["data"]
-    assert "trade-service:promoted" not in units["trade-service"]["data"]
-    assert units["trade-service"]["upstream_revision_num"] == 2  # the pin still upgrades
-    assert "account-service:promoted" in units["account-service"]["data"]
-    images = values[2]
-    assert images["trade-service"] == f"ghcr.io/finos/traderx/trade-service@{digest}"
-    assert images["account-service"] == "ghcr.io/finos/traderx/account-service:promoted"
-    assert "replicas: 3" in units["reference-data"]["data"]
+    trade = decoded(units["trade-service"])
+    assert trade[image_key("trade-service")] == f"ghcr.io/finos/traderx/trade-service@{digest}"
+    assert units["trade-service"]["upstream_revision_num"] == 2  # the pin still promotes
+    assert image_key("account-service") not in decoded(units["account-service"])
+    found = values[2]
+    assert found["trade-service"] == f"ghcr.io/finos/traderx/trade-service@{digest}"
+    assert found["account-service"] == "ghcr.io/finos/traderx/account-service:promoted"
+    assert decoded(units["reference-data"])["Deployment/reference-data:/spec/replicas"] == 3
 
 
 @pytest.mark.parametrize(("stack", "overrides"), [("dev", {}), ("prod", PROD)])

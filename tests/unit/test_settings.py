@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from components.catalog import SERVICE_NAMES
-from components.settings import ConfigError, Settings, load_settings
+from components.model.catalog import SERVICE_NAMES
+from components.model.settings import ConfigError, Settings, load_settings
 from tests.unit.stackconfig import TOKEN_ENV, stack_config
 
 PROD_PINS = {
@@ -188,7 +188,7 @@ def test_protect_must_be_a_boolean() -> None:
 
 
 def test_prod_defaults_keep_critical_stateless_at_three_and_singletons_at_one() -> None:
-    from components.catalog import CRITICAL_STATELESS, SERVICE_BY_NAME
+    from components.model.catalog import CRITICAL_STATELESS, SERVICE_BY_NAME
 
     s = load("prod", **PROD_PINS)
     assert set(CRITICAL_STATELESS) == {"reference-data", "position-service", "trade-service"}

@@ -135,8 +135,12 @@ def namespace_docs(namespace: str, default_deny: bool) -> list[dict[str, Any]]:
 def environment(
     env: str, spec: dict[str, Any], upstream: dict[str, Unit] | None
 ) -> dict[str, Unit]:
-    """One ConfigHub space with a namespace unit and a unit per service."""
-    protect = bool(spec.get("protect")) and env == "prod"
+    """One ConfigHub space with a namespace unit and a unit per service.
+
+    Everything a prod stack declares is judged as prod (the stricter of stack and label), so
+    with `protect` the staging side it declares for the clone pairs is protected too.
+    """
+    protect = bool(spec.get("protect")) and spec.get("environment") == "prod"
     opts = pulumi.ResourceOptions(protect=protect)
     space = Space(
         f"space-{env}",

@@ -14,15 +14,15 @@ import pulumi
 import pulumi_kubernetes as k8s
 from pulumi.runtime import config as runtime_config
 
-from components.catalog import START_ORDER
-from components.environment import (
+from components.model.catalog import START_ORDER
+from components.model.settings import ConfigError, Settings, load_settings
+from components.stack.environment import (
     EnvironmentArgs,
     SharedLayout,
     SharedLayoutArgs,
     TraderXEnvironment,
     Upstream,
 )
-from components.settings import ConfigError, Settings, load_settings
 
 DEFAULT_DEV_DB_PASSWORD = "sa"  # the images' public default; prod must set its own secret
 
@@ -76,11 +76,10 @@ def build(settings: Settings, prefix_configured: bool = False) -> dict[str, Any]
     if settings.upstream_environment is None:
         shared = SharedLayout("traderx-shared", SharedLayoutArgs(settings=settings))
         prefix: Any = settings.prefix
+        # dev follows base: each dev unit holds its base unit's head revision
         upstream = Upstream(
-            space_id=shared.base_space.space_id,
             unit_ids={c: u.unit_id for c, u in shared.units.items()},
-            unit_revisions={c: u.head_revision_num for c, u in shared.units.items()},
-            upgrade_with_head=True,
+            revisions={c: u.head_revision_num for c, u in shared.units.items()},
         )
         outputs["spaceIds"] = {
             "base": shared.base_space.space_id,
@@ -93,10 +92,10 @@ def build(settings: Settings, prefix_configured: bool = False) -> dict[str, Any]
         ref = pulumi.StackReference(settings.upstream_stack or "")
         prefix = _checked_prefix(settings, ref.require_output("prefix"), prefix_configured)
         unit_ids = ref.require_output("unitIds")
+        # staging/prod hold the upstream revision their promotion pins name, nothing else
         upstream = Upstream(
-            space_id=ref.require_output("envSpaceId"),
             unit_ids={c: unit_ids.apply(_item(c)) for c in START_ORDER},
-            pins={str(k): v for k, v in settings.promote.items()},
+            revisions={str(k): v for k, v in settings.promote.items()},
         )
         outputs["spaceIds"] = {}
         outputs["upstreamStack"] = settings.upstream_stack
@@ -117,9 +116,7 @@ def build(settings: Settings, prefix_configured: bool = False) -> dict[str, Any]
     outputs["unitRevisions"] = {c: u.head_revision_num for c, u in env.units.items()}
     outputs["liveRevisions"] = {c: u.live_revision_num for c, u in env.units.items()}
     outputs["images"] = {
-        svc: env.image_of(settings, svc)
-        for svc in START_ORDER
-        if svc not in ("namespace", "ingress")
+        svc: env.image_of(svc) for svc in START_ORDER if svc not in ("namespace", "ingress")
     }
     scheme = "https" if settings.ingress.tls else "http"
     outputs["urls"] = {

@@ -13,7 +13,6 @@ from components.confighub import (
     Target,
     Unit,
     UnitSet,
-    UpstreamRevision,
 )
 
 __all__ = [
@@ -24,5 +23,4 @@ __all__ = [
     "Target",
     "Unit",
     "UnitSet",
-    "UpstreamRevision",
 ]

@@ -59,6 +59,10 @@ class Probe(BaseModel):
     path: str | None = None
 
 
+#: Where the published TraderX images are, and their only published tag (base units use these).
+DEFAULT_IMAGE_REGISTRY = "ghcr.io/finos/traderx"
+DEFAULT_IMAGE_TAG = "latest"
+
 #: A Kubernetes resource quantity ("250m", "1", "1.5", "512Mi", "2G"), checked before any apply.
 QUANTITY = r"[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?"
 

@@ -1,9 +1,9 @@
 """The ConfigHub layout of the design, as pure data: spaces, unit labels, filters, sets, links.
 
-Corrections to the design are deliberate and listed in docs/program.md: filters are scoped to
-the project (the design's would match every project in the organisation), `ordered` uses a regex
-instead of `IS NOT NULL` (which older `where` dialects lack), and the two sets are saved filters
-over member labels (Sets were removed from the API).
+Corrections to the design are deliberate and listed in docs/program.md: filters and sets are
+scoped to the project (the design's would match every project in the organisation), `ordered`
+uses a regex instead of `IS NOT NULL` (which older `where` dialects lack), and the two sets are
+saved filters over member labels (Sets were removed from the API).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from components.catalog import (
+from components.model.catalog import (
     CRITICAL_SERVICES,
     DATA_SERVICES,
     SERVICE_BY_NAME,
@@ -89,9 +89,14 @@ def _in(values: tuple[str, ...]) -> str:
     return "(" + ", ".join(f"'{v}'" for v in values) + ")"
 
 
+def project_scope(prefix: str) -> str:
+    """The `where` clause every filter and set starts with: only this project's spaces."""
+    return f"Space.Labels.project = '{project_of(prefix)}'"
+
+
 def filters(prefix: str) -> tuple[FilterDef, ...]:
     """The design's 7 filters, scoped to this project's spaces."""
-    scope = f"Space.Labels.project = '{project_of(prefix)}'"
+    scope = project_scope(prefix)
     return (
         FilterDef(slug="all", where=scope),
         FilterDef(slug="frontend", where=f"{scope} AND Labels.layer = 'frontend'"),

@@ -13,7 +13,9 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict
 
-from components.catalog import (
+from components.model.catalog import (
+    DEFAULT_IMAGE_REGISTRY,
+    DEFAULT_IMAGE_TAG,
     FORBIDDEN_PATHS,
     ROUTES,
     SERVICE_BY_NAME,
@@ -25,7 +27,7 @@ from components.catalog import (
     ServiceSpec,
     TraderXError,
 )
-from components.settings import Settings
+from components.model.settings import Settings
 
 Manifest = dict[str, Any]
 DB_SECRET_NAME = "traderx-db-credentials"
@@ -48,26 +50,39 @@ class RenderContext(BaseModel):
     ingress_class: str = "nginx"
     tls_secret: str | None = None
     cluster_issuer: str | None = None
+    env: dict[str, dict[str, str]] = {}
 
 
-def context_for(
-    settings: Settings, images: Mapping[str, str] | None = None, environment: str | None = None
-) -> RenderContext:
-    """Build the render context; ``images`` overrides configured images (promotion)."""
-    env = environment or settings.environment
-    chosen: dict[str, str] = {name: settings.image_for(name) for name in SERVICE_NAMES}
-    chosen.update(images or {})
+def context_for(settings: Settings) -> RenderContext:
+    """An environment's render context, all from its own settings (never from revisions)."""
+    env = settings.environment
     tls = settings.ingress.tls_secret_name or f"traderx-{env}-tls"
     return RenderContext(
         environment=env,
-        namespace=settings.namespace if environment is None else f"traderx-{env}",
-        images=chosen,
+        namespace=settings.namespace,
+        images={name: settings.image_for(name) for name in SERVICE_NAMES},
         replicas={name: settings.replicas_for(name) for name in SERVICE_NAMES},
         resources={name: settings.resources_for(name) for name in SERVICE_NAMES},
         host=settings.host,
         ingress_class=settings.ingress.class_name,
         tls_secret=tls if settings.ingress.tls else None,
         cluster_issuer=settings.ingress.cluster_issuer,
+        env={name: settings.env_for(name) for name in SERVICE_NAMES if settings.env_for(name)},
+    )
+
+
+def base_context() -> RenderContext:
+    """The base units' context: the catalog's defaults, independent of any stack's config."""
+    return RenderContext(
+        environment="base",
+        namespace="traderx-base",
+        images={
+            name: f"{DEFAULT_IMAGE_REGISTRY}/{SERVICE_BY_NAME[name].image}:{DEFAULT_IMAGE_TAG}"
+            for name in SERVICE_NAMES
+        },
+        replicas={name: SERVICE_BY_NAME[name].fixed_replicas or 1 for name in SERVICE_NAMES},
+        resources={name: SERVICE_BY_NAME[name].resources for name in SERVICE_NAMES},
+        host="traderx-base.localtest.me",
     )
 
 
@@ -108,8 +123,10 @@ def _probe(p: Probe, *, period: int, failures: int, delay: int = 0) -> Manifest:
     return probe
 
 
-def _env(spec: ServiceSpec) -> list[Manifest]:
-    env: list[Manifest] = [{"name": k, "value": v} for k, v in spec.static_env]
+def _env(spec: ServiceSpec, own: Mapping[str, str]) -> list[Manifest]:
+    env: list[Manifest] = [{"name": k, "value": own.get(k, v)} for k, v in spec.static_env]
+    static = {k for k, _ in spec.static_env}
+    env += [{"name": k, "value": v} for k, v in sorted(own.items()) if k not in static]
     if spec.name == "database" or spec.uses_database:
         refs = (
             ("DATABASE_DBUSER", DB_SECRET_USER_KEY),
@@ -141,7 +158,7 @@ def render_deployment(ctx: RenderContext, spec: ServiceSpec) -> Manifest:
         "image": image,
         "imagePullPolicy": "IfNotPresent",
         "ports": [{"name": p.name, "containerPort": p.port, "protocol": "TCP"} for p in spec.ports],
-        "env": _env(spec),
+        "env": _env(spec, ctx.env.get(spec.name, {})),
         "readinessProbe": _probe(spec.readiness, period=10, failures=3),
         "livenessProbe": _probe(spec.liveness, period=20, failures=3),
         "resources": {

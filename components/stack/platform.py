@@ -15,8 +15,8 @@ import pulumi
 import pulumi_kubernetes as k8s
 from pydantic import BaseModel, ConfigDict
 
-from components.catalog import ROUTES, SERVICE_BY_NAME, SERVICE_NAMES
-from components.manifests import (
+from components.model.catalog import ROUTES, SERVICE_BY_NAME, SERVICE_NAMES
+from components.model.manifests import (
     DB_SECRET_NAME,
     DB_SECRET_PASSWORD_KEY,
     DB_SECRET_USER_KEY,

@@ -1,9 +1,15 @@
 """Pulumi components: the shared ConfigHub layout (dev stack) and one TraderX environment.
 
-Ownership (exactly one owner per object):
-- dev stack: spaces base, filters, dev; the 7 filters and 2 sets; base units; dev units.
-- staging / prod stacks: their own space, worker, target and units (downstream of the
-  previous environment's units, IDs read through a StackReference).
+Ownership (exactly one owner per object; per field inside a unit's data):
+- dev stack: spaces base, filters, dev; the 7 filters and 2 sets; base units (their whole data:
+  the code's output); dev units (clones of base that follow base's head).
+- staging / prod stacks: their own space, worker, target and units (clones of the previous
+  environment's units, IDs read through a StackReference). Their content moves only by
+  promotion (`traderx:promote.<svc>` = the upstream revision to hold).
+- inside every environment unit, the stack owns only its environment's fields
+  (`components.model.declared`): namespace, replicas, resources, env values, host/TLS, the
+  environment labels, and the image where its config sets one (dev always). Everything else
+  in the data belongs to ConfigHub: upstream content, functions, restores, push-upgrades.
 - The ConfigHub `namespace` unit owns the Namespace object; the pulumi-kubernetes platform
   objects depend on that unit, and every workload unit depends on the platform.
 
@@ -14,27 +20,35 @@ only declared resources, so `protect` is what makes the engine refuse to delete 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import pulumi
 from pydantic import BaseModel, ConfigDict
 
-from components import hub
-from components.catalog import SERVICE_BY_NAME, START_ORDER, ComponentName
-from components.layout import (
+from components.model.catalog import SERVICE_BY_NAME, START_ORDER, ComponentName
+from components.model.declared import environment_fields
+from components.model.layout import (
     SETS,
     filters,
     links,
+    project_scope,
     space_labels,
     space_slug,
     unit_dependencies,
     unit_labels,
     unit_slug,
 )
-from components.manifests import RenderContext, context_for, render_component, to_yaml
-from components.platform import Platform, PlatformArgs
-from components.settings import Settings
+from components.model.manifests import (
+    RenderContext,
+    base_context,
+    context_for,
+    render_component,
+    to_yaml,
+)
+from components.model.settings import Settings
+from components.stack import hub
+from components.stack.platform import Platform, PlatformArgs
 
 PROVIDER_TYPE = "Kubernetes"
 TOOLCHAIN_TYPE = "Kubernetes/YAML"
@@ -52,21 +66,6 @@ def set_labels_for(component: str) -> dict[str, str]:
         if component in s.members:
             labels.update(hub.UnitSet.member_labels(s.slug))
     return labels
-
-
-def base_context(settings: Settings) -> RenderContext:
-    """Base units hold the catalog defaults, independent of any environment's overrides."""
-    defaults = Settings.model_validate(
-        {
-            "project": settings.project,
-            "stack": settings.stack,
-            "environment": "dev",
-            "prefix": settings.prefix,
-            "namespace": "traderx-base",
-            "confighub": {"url": settings.confighub.url, "token": "unused"},
-        }
-    )
-    return context_for(defaults, environment="base")
 
 
 def readiness_timeout(apply_timeout_seconds: int) -> int:
@@ -121,11 +120,12 @@ class SharedLayout(pulumi.ComponentResource):
                 space_id=self.filters_space.space_id,
                 slug=st.slug,
                 labels=st.labels,
+                scope=project_scope(s.prefix),
                 opts=child,
             )
             for st in SETS
         }
-        ctx = base_context(s)
+        ctx = base_context()
         self.units: dict[str, Any] = {}
         for component in START_ORDER:
             self.units[component] = hub.Unit(
@@ -147,15 +147,16 @@ class SharedLayout(pulumi.ComponentResource):
 
 
 class Upstream(BaseModel):
-    """Where an environment's units come from: space and unit IDs (Outputs) and pins."""
+    """Where an environment's units come from: unit IDs (Outputs) and the revision each holds.
+
+    `revisions`: per component, the upstream revision the unit holds (a promotion pin, or for
+    dev the base unit's head, so dev follows base); absent: the unit stays where it is.
+    """
 
     model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
 
-    space_id: Any
     unit_ids: Mapping[str, Any]
-    unit_revisions: Mapping[str, Any] = {}
-    pins: Mapping[str, int] = {}
-    upgrade_with_head: bool = False
+    revisions: Mapping[str, Any] = {}
 
 
 class EnvironmentArgs(BaseModel):
@@ -211,18 +212,8 @@ class TraderXEnvironment(pulumi.ComponentResource):
             parameters=parameters,
             opts=child,
         )
-        up = self._up = args.upstream
-        self.promoted_images: dict[str, pulumi.Output[str]] = {}
-        for service, revision in up.pins.items():
-            rev = hub.UpstreamRevision(
-                f"{name}-upstream-{service}",
-                space_id=up.space_id,
-                unit_id=up.unit_ids[service],
-                revision_num=revision,
-                opts=child,
-            )
-            self.promoted_images[service] = rev.images.apply(_image_picker(service, revision))
-
+        up = args.upstream
+        ctx = context_for(s)
         self.units: dict[str, Any] = {}
         self.depends_on: dict[str, list[pulumi.Resource]] = {}  # kept for structure tests
         self.platform: Platform | None = None
@@ -235,12 +226,17 @@ class TraderXEnvironment(pulumi.ComponentResource):
                 f"{name}-{component}",
                 space_id=self.space.space_id,
                 slug=unit_slug(component),
-                data=self._data(s, component),
+                fields=environment_fields(
+                    ctx,
+                    component,
+                    image=owns_image(s, component),
+                    resources=owns_resources(s, component),
+                ),
                 labels={**unit_labels(component, env), **set_labels_for(component)},
                 annotations={"traderx/owner": f"{env}-stack"},
                 target_id=self.target.target_id,
                 upstream_unit_id=up.unit_ids[component],
-                upstream_revision_num=self._pin(component),
+                upstream_revision_num=up.revisions.get(component),
                 apply=True,
                 apply_timeout_seconds=s.apply_timeout_seconds,
                 opts=pulumi.ResourceOptions(parent=self, depends_on=deps, protect=s.protected),
@@ -281,41 +277,22 @@ class TraderXEnvironment(pulumi.ComponentResource):
             }
         )
 
-    def _pin(self, component: str) -> Any:
-        up = self._up
-        if component in up.pins:
-            return up.pins[component]
-        if up.upgrade_with_head:
-            return up.unit_revisions.get(component)
-        return None
-
-    def _runs_promoted(self, s: Settings, service: str) -> bool:
-        """A promotion pin gives the image unless this stack's config pins the image itself."""
-        return service in self.promoted_images and not s.pins_image(service)
-
-    def image_of(self, s: Settings, service: str) -> Any:
-        """The image a service runs here: this stack's own pin, else the promoted, else config."""
-        if self._runs_promoted(s, service):
-            return self.promoted_images[service]
-        return s.image_for(service)
-
-    def _data(self, s: Settings, component: ComponentName) -> Any:
-        if component not in SERVICE_BY_NAME or not self._runs_promoted(s, component):
-            return render_unit(context_for(s), component)
-        return self.promoted_images[component].apply(
-            lambda image: render_unit(context_for(s, images={component: image}), component)
-        )
+    def image_of(self, service: str) -> Any:
+        """The image a service runs here, as ConfigHub's data of its unit says."""
+        return self.units[service].images.apply(lambda found: (found or {}).get(service, ""))
 
 
-def _image_picker(service: str, revision: int) -> Callable[[Mapping[str, str] | None], str]:
-    return lambda images: _image_from(images, service, revision)
+def owns_image(s: Settings, component: ComponentName) -> bool:
+    """Whether this stack declares the image: dev always (it is dev's own setting); staging and
+    prod only where their config pins a tag or digest, else the image comes with promotion."""
+    if component not in SERVICE_BY_NAME:
+        return False
+    return s.upstream_environment is None or s.pins_image(component)
 
 
-def _image_from(images: Mapping[str, str] | None, service: str, revision: int) -> str:
-    """The promoted image, or a clear error when the pinned revision has none for the service."""
-    if not images or service not in images:
-        raise ValueError(
-            f"traderx:promote.{service} = {revision}: the upstream unit {service} at revision "
-            f"{revision} has no container named {service} (found: {sorted(images or {})})"
-        )
-    return images[service]
+def owns_resources(s: Settings, component: ComponentName) -> bool:
+    """Dev declares container resources always; staging and prod where their config sets
+    them: otherwise a change of the catalog's defaults reaches them only by promotion."""
+    if component not in SERVICE_BY_NAME:
+        return False
+    return s.upstream_environment is None or s.configures_resources(component)

@@ -19,8 +19,10 @@ from pydantic import (
     ValidationError,
 )
 
-from components.catalog import (
+from components.model.catalog import (
     CRITICAL_STATELESS,
+    DEFAULT_IMAGE_REGISTRY,
+    DEFAULT_IMAGE_TAG,
     PROD_MIN_CRITICAL_REPLICAS,
     SERVICE_BY_NAME,
     SERVICE_NAMES,
@@ -37,6 +39,9 @@ _DNS_LABEL = r"^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$"
 _PREFIX = r"^[a-z][a-z0-9-]{1,38}[a-z0-9]$"
 _TAG = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$"
 _DIGEST = r"^sha256:[a-f0-9]{64}$"
+_ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]{0,127}$"
+#: Env vars the manifests fill from the database Secret; a plain value would leak or clash.
+SECRET_ENV_NAMES = frozenset({"DATABASE_DBUSER", "DATABASE_DBPASS"})
 _ADJECTIVES = ("amber", "brisk", "calm", "deft", "eager", "fleet", "glad", "hardy", "keen", "lucid")
 _NOUNS = ("otter", "heron", "maple", "falcon", "cedar", "lynx", "comet", "harbor", "quartz", "tern")
 
@@ -64,6 +69,7 @@ class ServiceConfig(_Strict):
     replicas: Annotated[int, Field(ge=1, le=50)] | None = None
     image: ImageConfig = ImageConfig()
     resources: Resources | None = None
+    env: dict[Annotated[str, Field(pattern=_ENV_NAME)], str] = {}
 
 
 class IngressConfig(_Strict):
@@ -96,8 +102,8 @@ class Settings(_Strict):
     upstream_stack: str | None = Field(None, alias="upstreamStack")
     kubeconfig: str | None = None
     kube_context: str | None = Field(None, alias="kubeContext")
-    image_registry: str = Field("ghcr.io/finos/traderx", alias="imageRegistry")
-    image_tag: Annotated[str, Field(pattern=_TAG)] = Field("latest", alias="imageTag")
+    image_registry: str = Field(DEFAULT_IMAGE_REGISTRY, alias="imageRegistry")
+    image_tag: Annotated[str, Field(pattern=_TAG)] = Field(DEFAULT_IMAGE_TAG, alias="imageTag")
     services: dict[ServiceName, ServiceConfig] = {}
     ingress: IngressConfig = IngressConfig()  # type: ignore[call-arg]
     promote: dict[ServiceName, Annotated[int, Field(ge=1)]] = {}
@@ -146,6 +152,14 @@ class Settings(_Strict):
     def protected(self) -> bool:
         """Whether Spaces and Units get `protect=True`: `traderx:protect`, else prod only."""
         return self.environment == "prod" if self.protect is None else self.protect
+
+    def env_for(self, service: str) -> dict[str, str]:
+        """Env values this stack sets on the service's container (its own, declared fields)."""
+        return dict(self.services.get(service, ServiceConfig()).env)  # type: ignore[call-overload]
+
+    def configures_resources(self, service: str) -> bool:
+        """True when this stack's config sets the service's resources itself."""
+        return self.services.get(service, ServiceConfig()).resources is not None  # type: ignore[call-overload]
 
     def resources_for(self, service: str) -> Resources:
         """Resources: configured override or the catalog default."""
@@ -243,6 +257,11 @@ def _semantic_problems(s: Settings) -> list[str]:
     problems = []
     for name, svc in s.services.items():
         spec = SERVICE_BY_NAME[name]
+        for var in sorted(set(svc.env) & SECRET_ENV_NAMES):
+            problems.append(
+                f"traderx:services.{name}.env.{var}: set from the database Secret "
+                "(traderx:databaseUser / traderx:databasePassword), not as a plain value"
+            )
         fixed = spec.fixed_replicas
         if svc.replicas is not None and fixed is not None and svc.replicas != fixed:
             problems.append(

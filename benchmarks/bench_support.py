@@ -17,10 +17,10 @@ from typing import Any
 
 import yaml
 
-from components.catalog import SERVICE_BY_NAME, START_ORDER, needs_of, tier_of
-from components.environment import base_context, render_unit
-from components.manifests import context_for
-from components.settings import Settings, load_settings
+from components.model.catalog import SERVICE_BY_NAME, START_ORDER, needs_of, tier_of
+from components.model.manifests import base_context, context_for
+from components.model.settings import Settings, load_settings
+from components.stack.environment import render_unit
 
 ROOT = Path(__file__).resolve().parents[1]
 ENVS = ("dev", "staging", "prod")

@@ -50,9 +50,9 @@ from benchmarks.bench_support import (  # noqa: E402
 )
 from benchmarks.design_flow import DesignFlow  # noqa: E402
 from benchmarks.engine_floor import floor_stacks  # noqa: E402
-from components.model.catalog import SERVICE_NAMES  # noqa: E402
 from components.confighub.client import ConfigHubClient  # noqa: E402
 from components.confighub.connection import ConnectionSettings  # noqa: E402
+from components.model.catalog import SERVICE_NAMES  # noqa: E402
 from tests.e2e.driver import Stacks, base_env, make_project  # noqa: E402
 from tests.support.server import ServerProcess  # noqa: E402
 from tests.support.toolchain import (  # noqa: E402

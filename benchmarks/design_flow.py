@@ -29,7 +29,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from components.catalog import SERVICE_BY_NAME, START_ORDER
 from components.confighub.client import (
     BRIDGE_WORKER,
     FILTER,
@@ -41,9 +40,10 @@ from components.confighub.client import (
 )
 from components.confighub.models import encode_data
 from components.confighub.unit_set import member_where
-from components.environment import readiness_timeout, set_labels_for
-from components.layout import SETS, filters, space_labels, space_slug, unit_labels, unit_slug
-from components.manifests import DB_SECRET_NAME, DB_SECRET_PASSWORD_KEY, DB_SECRET_USER_KEY
+from components.model.catalog import SERVICE_BY_NAME, START_ORDER
+from components.model.layout import SETS, filters, space_labels, space_slug, unit_labels, unit_slug
+from components.model.manifests import DB_SECRET_NAME, DB_SECRET_PASSWORD_KEY, DB_SECRET_USER_KEY
+from components.stack.environment import readiness_timeout, set_labels_for
 
 CUB_FIRST_SLEEP = 0.2  # cmd/cub/unit_apply.go awaitCompletion: 200 ms, doubling ...
 CUB_MAX_SLEEP = 6.4  # ... up to 32 x 200 ms

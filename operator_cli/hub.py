@@ -14,7 +14,7 @@ from components.confighub.client import SPACE, ConfigHubClient, EntityKind, quot
 from components.confighub.connection import DEFAULT_URL, ConnectionSettings
 from components.confighub.errors import ApiError, ConfigHubError
 from components.confighub.models import Entity
-from components.layout import project_of
+from components.model.layout import project_of
 from operator_cli.output import CliError, Exit
 
 

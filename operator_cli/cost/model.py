@@ -384,7 +384,7 @@ def _gib(value: Decimal) -> str:
 
 def catalog_defaults() -> dict[str, Request]:
     """Each service's default container request (components/catalog.py)."""
-    from components.catalog import SERVICES
+    from components.model.catalog import SERVICES
 
     return {
         s.name: Request(

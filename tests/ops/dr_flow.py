@@ -23,7 +23,7 @@ from typing import Any
 from kubernetes import client as kclient
 from kubernetes import config as kconfig
 
-from components.catalog import SERVICE_NAMES
+from components.model.catalog import SERVICE_NAMES
 from tests.e2e.driver import Stacks, base_env, make_project
 from tests.support.server import ServerProcess
 

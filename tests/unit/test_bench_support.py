@@ -8,7 +8,7 @@ import pytest
 
 from benchmarks.bench_support import longest_path, rendered_units, stack_settings, tier_sum
 from benchmarks.engine_floor import graph_of
-from components.catalog import START_ORDER
+from components.model.catalog import START_ORDER
 
 # One readiness per component: JVM services slow, the rest fast.
 READY = {

@@ -28,11 +28,14 @@ PULUMI_HOME_DIR="$TRADERX_CACHE/pulumi-home-$PULUMI_VERSION"
 CLUSTER_NAME="${TRADERX_CLUSTER_NAME:-traderx}"
 KWOK_WORKDIR="$TRADERX_CACHE/kwok-state"
 
-# The SDK commit a `cub` or `cub-worker` binary was built from: both print it in `version`
-# ("Commit: <sha>", set at build time with -X main.BuildTag=<sha>, as the SDK's own Makefile
-# and our build do). Prints nothing for a binary without it (e.g. a plain `go build`).
+# The pinned SDK commit, if a `cub` or `cub-worker` binary carries it (set at build time with
+# -X main.BuildTag=<sha>, as the SDK's own Makefile and our build do; `version` prints it).
+# Prints nothing for a binary without it (e.g. a plain `go build`).
 sdk_commit_of() {
-  "$1" version 2>/dev/null | sed -n 's/^[[:space:]]*Commit:[[:space:]]*\([0-9a-f]\{40\}\)[[:space:]]*$/\1/p' | head -n 1
+  # The stamp is read from the binary itself, not from `version`: cub's `version` needs a login
+  # session and asks the server for its build, so it cannot tell anything before one exists.
+  [ -x "$1" ] && grep -aqF "$CONFIGHUB_SDK_COMMIT" "$1" && printf '%s\n' "$CONFIGHUB_SDK_COMMIT"
+  return 0
 }
 
 # ambient_confighub_sdk: 0 when `cub` and `cub-worker` outside our cache are on PATH and both

@@ -17,6 +17,7 @@ from typing import Any
 
 from confighub_local import pgpattern
 from confighub_local.db.migrations import migrate
+from confighub_local.validation import storable_json
 
 Doc = dict[str, Any]
 
@@ -138,7 +139,7 @@ class Store:
             cur = self._conn.execute(
                 "INSERT INTO entities (kind, id, space_id, parent_id, slug, doc) "
                 "VALUES (?, ?, ?, ?, ?, ?)",
-                (kind, entity_id, space_id, parent_id, slug, json.dumps(doc)),
+                (kind, entity_id, space_id, parent_id, slug, storable_json(kind, doc)),
             )
             doc["CursorID"] = cur.lastrowid
         return doc
@@ -148,7 +149,7 @@ class Store:
             cursor = doc.pop("CursorID", None)
             self._conn.execute(
                 "UPDATE entities SET doc = ?, slug = COALESCE(?, slug) WHERE kind = ? AND id = ?",
-                (json.dumps(doc), slug, kind, entity_id),
+                (storable_json(kind, doc), slug, kind, entity_id),
             )
             if cursor is not None:
                 doc["CursorID"] = cursor

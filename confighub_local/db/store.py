@@ -36,6 +36,21 @@ def new_id() -> str:
     return str(uuid.uuid4())
 
 
+def _bindable(value: Any) -> Any:
+    """A lookup value SQLite can bind. An integer beyond 64 bits (a revision number from a
+    query string) becomes a float, which compares as a number and matches no stored integer;
+    a string with an unpaired surrogate (none is ever stored) gets U+FFFD in its place.
+    Either would otherwise raise inside the driver (a 500)."""
+    if isinstance(value, int) and not -(2**63) <= value < 2**63:
+        return float("inf") if value > 0 else float("-inf")
+    if isinstance(value, str) and not value.isascii():
+        try:
+            value.encode()
+        except UnicodeEncodeError:
+            return value.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+    return value
+
+
 class Store:
     """The server's only access to SQLite."""
 
@@ -87,7 +102,7 @@ class Store:
     def sql(self, query: str, params: tuple[Any, ...] | list[Any] = ()) -> list[tuple[Any, ...]]:
         """Raw SQL (used by the benchmark's baseline and by joins the helpers do not cover)."""
         with self._lock:
-            return list(self._conn.execute(query, params))
+            return list(self._conn.execute(query, [_bindable(p) for p in params]))
 
     # -- meta ---------------------------------------------------------------------------------
 

@@ -15,8 +15,6 @@ from kubernetes.client.exceptions import ApiException
 from kubernetes.dynamic import DynamicClient
 from kubernetes.dynamic.exceptions import DynamicApiError, ResourceNotFoundError
 
-from confighub_local import unit_yaml
-
 FIELD_MANAGER = "confighub-local"
 _ORDER = {
     "Namespace": 0,
@@ -121,8 +119,7 @@ class KubeExecutor:
 
     @staticmethod
     def _docs(data: bytes) -> list[dict[str, Any]]:
-        # bounded like every parse of unit data (a YamlLimitError is a ValueError)
-        docs = [d for d in unit_yaml.load_docs(data) if d]
+        docs = [d for d in yaml.safe_load_all(data.decode() or "") if d]
         for num, doc in enumerate(docs, 1):
             if not isinstance(doc, dict) or not doc.get("kind") or not doc.get("apiVersion"):
                 raise ValueError(

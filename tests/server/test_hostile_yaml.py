@@ -188,12 +188,3 @@ def test_generated_mappings_are_accepted(
 ) -> None:
     text = yaml.safe_dump(doc)
     hostile.send("POST", f"/space/{space['SpaceID']}/unit", json=_unit_body(text), expect=(200,))
-
-
-def test_the_kubernetes_worker_parses_unit_data_within_the_same_limits() -> None:
-    """Data of another toolchain reaches the worker unparsed by the server: the worker's own
-    parse (in the server process when embedded) is bounded too."""
-    from confighub_local.worker.kube import KubeExecutor
-
-    with pytest.raises(ValueError, match="alias-expansion limit"):
-        KubeExecutor._docs(BOMB.encode())

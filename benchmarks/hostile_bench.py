@@ -421,8 +421,12 @@ def main() -> int:
         f"{health[int(len(health) * 0.99)] * 1000:.1f} ms, worst {health[-1] * 1000:.1f} ms"
     )
     w_start, w_lat = max(probe.samples, key=lambda s: s[1])
-    during = [lab for a, b, lab in spans if a < w_start + w_lat and b > w_start]
+    during = sorted({lab for a, b, lab in spans if a < w_start + w_lat and b > w_start})
     print(f"the worst health check overlapped: {', '.join(during) or 'no hostile request'}")
+    slowest = ", ".join(
+        f"{lab} {t * 1000:.0f} ms ({code})" for t, lab, code in sorted(results)[-4:]
+    )
+    print(f"slowest hostile requests: {slowest}")
     five = sum(v for k, v in counts.items() if k >= 500)
     if five:
         print(f"FAIL: {five} responses were 5xx")

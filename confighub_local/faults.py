@@ -181,7 +181,7 @@ class FaultMiddleware:
         await self.app(scope, receive, send)
 
     async def _admin(self, scope: Scope, receive: Receive, send: Send) -> None:
-        headers = {k.decode().lower(): v.decode() for k, v in scope.get("headers", [])}
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         token = bearer(headers.get("authorization"))
         if not token or not same(token, self.token):
             await _json(send, 401, error_body(401, "missing or invalid bearer token"), [])

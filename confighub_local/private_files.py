@@ -89,5 +89,5 @@ def ensure_db_file(path: str) -> None:
         return
     try:
         create_exclusive(Path(path))
-    except FileExistsError:
-        return
+    except (FileExistsError, FileNotFoundError):
+        return  # there already, or no such folder (SQLite then says so itself)

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
+import math
 import uuid
 from functools import cache
 from typing import Annotated, Any
@@ -66,8 +68,7 @@ def validate_body(kind: str, body: Any, *, required: tuple[str, ...] = ()) -> di
         body = {}
     if not isinstance(body, dict):
         raise ApiError(400, f"request body for {kind} must be a JSON object")
-    if _depth(body) > MAX_DEPTH:
-        raise ApiError(400, f"request body for {kind} nests deeper than {MAX_DEPTH} levels")
+    _check_json(kind, body)
     try:
         parsed = model_for(kind).model_validate(body)
     except ValidationError as exc:
@@ -91,19 +92,48 @@ def validate_body(kind: str, body: Any, *, required: tuple[str, ...] = ()) -> di
     return out
 
 
-def _depth(value: Any) -> int:
-    """Nesting depth of JSON data, without recursion."""
-    deepest = 0
-    stack = [(value, 1)]
+def _check_json(kind: str, body: Any) -> None:
+    """What the stored document must not contain, because SQLite's JSON functions (and
+    PostgreSQL) refuse it and every later query over the kind would fail: nesting deeper than
+    MAX_DEPTH, NaN/Infinity, strings that are not valid Unicode (unpaired surrogates)."""
+    stack: list[tuple[Any, int]] = [(body, 1)]
     while stack:
         item, level = stack.pop()
         if isinstance(item, dict | list):
-            deepest = max(deepest, level)
             if level > MAX_DEPTH:
-                break
-            children = item.values() if isinstance(item, dict) else item
-            stack.extend((child, level + 1) for child in children)
-    return deepest
+                raise ApiError(400, f"request body for {kind} nests deeper than {MAX_DEPTH} levels")
+            if isinstance(item, dict):
+                stack.extend((key, level) for key in item)
+                stack.extend((child, level + 1) for child in item.values())
+            else:
+                stack.extend((child, level + 1) for child in item)
+        elif isinstance(item, str):
+            try:
+                item.encode()
+            except UnicodeEncodeError:
+                raise ApiError(
+                    400,
+                    f"request body for {kind} has a string that is not valid Unicode "
+                    f"(unpaired surrogate): {item[:40]!r}",
+                ) from None
+        elif isinstance(item, float) and not math.isfinite(item):
+            raise ApiError(400, f"request body for {kind} has {item!r}, which is not JSON")
+
+
+def storable_json(kind: str, doc: Any) -> str:
+    """A document as stored JSON text. The last guard for every write path (worker results
+    included): NaN/Infinity or an unpaired surrogate would make SQLite's JSON functions fail
+    on every later query over the kind, so they are refused here (400)."""
+    try:
+        text = json.dumps(doc, allow_nan=False)
+    except ValueError:
+        raise ApiError(400, f"{kind} would store NaN or Infinity, which is not JSON") from None
+    if "\\ud" in text:  # an escaped surrogate: fine in a pair, not alone
+        try:
+            json.dumps(doc, ensure_ascii=False).encode()
+        except UnicodeEncodeError:
+            raise ApiError(400, f"{kind} would store a string that is not valid Unicode") from None
+    return text
 
 
 def check_uuid(value: str, what: str) -> str:

@@ -17,6 +17,7 @@ from typing import Any
 
 from confighub_local import pgpattern
 from confighub_local.db.migrations import migrate
+from confighub_local.validation import storable_json
 
 Doc = dict[str, Any]
 
@@ -33,6 +34,21 @@ def now() -> str:
 
 def new_id() -> str:
     return str(uuid.uuid4())
+
+
+def _bindable(value: Any) -> Any:
+    """A lookup value SQLite can bind. An integer beyond 64 bits (a revision number from a
+    query string) becomes a float, which compares as a number and matches no stored integer;
+    a string with an unpaired surrogate (none is ever stored) gets U+FFFD in its place.
+    Either would otherwise raise inside the driver (a 500)."""
+    if isinstance(value, int) and not -(2**63) <= value < 2**63:
+        return float("inf") if value > 0 else float("-inf")
+    if isinstance(value, str) and not value.isascii():
+        try:
+            value.encode()
+        except UnicodeEncodeError:
+            return value.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+    return value
 
 
 class Store:
@@ -86,7 +102,7 @@ class Store:
     def sql(self, query: str, params: tuple[Any, ...] | list[Any] = ()) -> list[tuple[Any, ...]]:
         """Raw SQL (used by the benchmark's baseline and by joins the helpers do not cover)."""
         with self._lock:
-            return list(self._conn.execute(query, params))
+            return list(self._conn.execute(query, [_bindable(p) for p in params]))
 
     # -- meta ---------------------------------------------------------------------------------
 
@@ -138,7 +154,7 @@ class Store:
             cur = self._conn.execute(
                 "INSERT INTO entities (kind, id, space_id, parent_id, slug, doc) "
                 "VALUES (?, ?, ?, ?, ?, ?)",
-                (kind, entity_id, space_id, parent_id, slug, json.dumps(doc)),
+                (kind, entity_id, space_id, parent_id, slug, storable_json(kind, doc)),
             )
             doc["CursorID"] = cur.lastrowid
         return doc
@@ -148,7 +164,7 @@ class Store:
             cursor = doc.pop("CursorID", None)
             self._conn.execute(
                 "UPDATE entities SET doc = ?, slug = COALESCE(?, slug) WHERE kind = ? AND id = ?",
-                (json.dumps(doc), slug, kind, entity_id),
+                (storable_json(kind, doc), slug, kind, entity_id),
             )
             if cursor is not None:
                 doc["CursorID"] = cursor

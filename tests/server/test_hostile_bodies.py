@@ -217,3 +217,52 @@ def test_fault_route_regex_cannot_stall(server: ServerProcess) -> None:
         assert httpx.put(admin, json=bad, headers=headers).status_code == 400
     finally:
         httpx.delete(admin, headers=headers)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"Slug": "%s", "DisplayName": "\\ud800x"}',  # an unpaired surrogate
+        b'{"Slug": "%s", "Labels": {"k": "\\udc00"}}',
+        b'{"Slug": "%s", "Labels": {"\\ud800": "v"}}',
+        b'{"Slug": "%s", "Annotations": {"a": "b"}, "Permissions": {"x": NaN}}',
+        b'{"Slug": "%s", "Permissions": {"x": [Infinity]}}',
+    ],
+)
+def test_values_sqlite_json_cannot_store_are_refused_and_lists_keep_working(
+    hostile: Hostile, client: httpx.Client, raw: bytes
+) -> None:
+    """Stored, they would make every pattern/contains list over the kind fail."""
+    body = raw.replace(b"%s", slug("j").encode())
+    for url in ("/space", f"/space/{new_space(client, 'js')['SpaceID']}/tag"):
+        hostile.send(
+            "POST", url, content=body, headers={"Content-Type": "application/json"}, expect=(400,)
+        )
+    for kind in ("space", "tag"):
+        for params in ({"where": "DisplayName ~ 'a'"}, {"contains": "x"}):
+            hostile.send("GET", f"/{kind}", params=params, expect=(200,))
+
+
+def test_out_of_range_numbers_and_bad_strings_in_lookups_are_no_500(
+    hostile: Hostile, client: httpx.Client, space: dict[str, Any]
+) -> None:
+    """Found by fuzzing: lookups bound a 2**70 revision number or an unpaired surrogate
+    straight into SQLite, which raised inside the driver."""
+    unit = ok(
+        client.post(
+            f"/space/{space['SpaceID']}/unit",
+            json={"Slug": slug("lk"), "ToolchainType": "Kubernetes/YAML", "Data": b64("a: 1\n")},
+        )
+    )
+    url = f"/space/{space['SpaceID']}/unit/{unit['UnitID']}"
+    big = "99999999999999999999999"
+    hostile.send("PUT", url, params={"restore": big}, json={}, expect=(400, 404))
+    hostile.send("POST", f"{url}/apply", params={"revision": big}, json={}, expect=(400, 404, 409))
+    raw = b'{"Slug": "\\ud800", "ToolchainType": "Kubernetes/YAML"}'
+    hostile.send(
+        "POST",
+        f"/space/{space['SpaceID']}/unit",
+        content=raw,
+        headers={"Content-Type": "application/json"},
+        expect=(400,),
+    )

@@ -173,8 +173,17 @@ def test_unavailable_deployment_fails_naming_it(kube_server: ServerProcess) -> N
         events = ok(c.get(f"/space/{sid}/unit/{uid}/unit_event"))
         assert events[-1]["Result"] == "ApplyWaitFailed"
         assert ok(c.get(f"/space/{sid}/unit/{uid}"))["Unit"]["LiveRevisionNum"] == 0
-        gone = _finish(c, sid, uid, ok(c.post(f"/space/{sid}/unit/{uid}/destroy")))
-        assert gone["Status"] == "Completed", gone
+        # the same wait bounds the destroy (namespace termination takes longer than 8 s here):
+        # a Target's new Parameters reach the worker with the next operation
+        ok(
+            c.patch(
+                f"/space/{sid}/target/{target['TargetID']}",
+                json={"Parameters": '{"ReadyTimeoutSeconds": 90}'},
+                headers={"Content-Type": "application/merge-patch+json"},
+            )
+        )
+        gone = _finish(c, sid, uid, ok(c.post(f"/space/{sid}/unit/{uid}/destroy")), wait=120)
+        assert gone["Status"] == "Completed", gone["ErrorDetails"]
 
 
 @pytest.mark.cluster

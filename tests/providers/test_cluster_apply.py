@@ -1,7 +1,7 @@
-"""Units applied to the real local Kubernetes cluster by the local server's own bridge worker.
+"""Units applied to the real local Kubernetes cluster by ConfigHub's official bridge worker.
 
-The server runs with `--kubeconfig`, so the BridgeWorker created by the stack is served by the
-real Kubernetes worker (server-side apply). create -> objects exist in the cluster; a data
+The server runs with `--kubeconfig`, so the BridgeWorker created by the stack is served by an
+official `cub-worker` the server supervises (server-side apply, kstatus wait). create -> objects exist in the cluster; a data
 change reaches the cluster; destroy removes them from the cluster and ConfigHub.
 """
 

@@ -244,6 +244,14 @@ spec:
 """
 
 
+CONFIG_MAP_DOC = """\
+apiVersion: v1
+kind: ConfigMap
+metadata: {{name: bench-cm, namespace: {ns}}}
+data: {{n: '{n}'}}
+"""
+
+
 def cluster_round_trips(
     c: Any, server: ServerProcess, sid: str, kubeconfig: str, count: int
 ) -> None:
@@ -300,10 +308,39 @@ def cluster_round_trips(
             got = wait_operation(c, sid, uid, c.post(f"/space/{sid}/unit/{uid}/apply").json())
             assert got["Status"] == "Completed", got
             samples.append((time.perf_counter() - start) * 1000)
+        # a unit with nothing to roll out (a ConfigMap): the worker's own overhead
+        cm_samples = []
+        cm = c.post(
+            f"/space/{sid}/unit",
+            json={
+                "Slug": "bench-kube-cm",
+                "ToolchainType": "Kubernetes/YAML",
+                "Data": b64(CONFIG_MAP_DOC.format(ns=ns, n=0)),
+                "TargetID": target["TargetID"],
+            },
+        ).json()
+        for n in range(1, count + 1):
+            c.patch(
+                f"/space/{sid}/unit/{cm['UnitID']}",
+                json={"Data": b64(CONFIG_MAP_DOC.format(ns=ns, n=n))},
+                headers={"Content-Type": "application/merge-patch+json"},
+            ).raise_for_status()
+            start = time.perf_counter()
+            op = c.post(f"/space/{sid}/unit/{cm['UnitID']}/apply").json()
+            got = wait_operation(c, sid, cm["UnitID"], op)
+            assert got["Status"] == "Completed", got
+            cm_samples.append((time.perf_counter() - start) * 1000)
+        wait_operation(
+            c, sid, cm["UnitID"], c.post(f"/space/{sid}/unit/{cm['UnitID']}/destroy").json()
+        )
         wait_operation(c, sid, uid, c.post(f"/space/{sid}/unit/{uid}/destroy").json())
     finally:
         proc.terminate()
         proc.wait(15)
+    print(
+        f"cluster apply round trip through the official cub-worker, a ConfigMap ({count} runs): "
+        f"median {statistics.median(cm_samples):.0f} ms, max {max(cm_samples):.0f} ms"
+    )
     print(
         f"cluster apply round trip through the official cub-worker (server-side apply of a "
         f"2-replica Deployment with a new image + kstatus wait until available, {count} runs): "

@@ -133,6 +133,10 @@ def extended(
     """An ExtendedUnit: the unit plus what `include` names (and the space, always)."""
     wanted = parse_include(include) | {"SpaceID"}
     out: Doc = {"Unit": {**unit, "MutationSources": resource_sources(unit)}}
+    if not unit.get("LiveState"):  # kept beside the unit; the Unit's LiveState field shows it
+        info = st.store.get("LiveInfo", f"live:{unit['UnitID']}") or {}
+        if info.get("LiveState"):
+            out["Unit"]["LiveState"] = info["LiveState"]
     space = spaces.get(unit["SpaceID"])
     if space is None:
         space = st.store.get("Space", unit["SpaceID"])
@@ -295,12 +299,7 @@ def get_unit(request: Request, space_id: str, unit_id: str, include: str | None 
     user_only(request)
     st = st_of(request)
     space, unit = _get_unit(st, space_id, unit_id)
-    out = extended(st, unit, {space_id: space}, include, True)
-    if not unit.get("LiveState"):
-        info = st.store.get("LiveInfo", f"live:{unit['UnitID']}") or {}
-        if info.get("LiveState"):
-            out["Unit"] = {**out["Unit"], "LiveState": info["LiveState"]}
-    return ok(out)
+    return ok(extended(st, unit, {space_id: space}, include, True))
 
 
 def restore_ref(st: ServerState, unit: Doc, restore: str | None, revision_id: str | None) -> str:

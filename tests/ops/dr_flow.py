@@ -154,7 +154,8 @@ def unavailable(flow: Flow, env: str) -> list[str]:
 
 def drift_correction(flow: Flow, audit: Path, interval: float = 3.0) -> float:
     """Seconds from a `kubectl scale` of dev's trade-service (the API call kubectl makes, under
-    its field manager) until `traderx drift watch` has scaled it back."""
+    its field manager) until `traderx drift watch` has scaled it back and recorded the finished
+    correction (the apply reported Completed) in the audit file."""
     watch = subprocess.Popen(
         [str(TRADERX), "drift", "watch", "dev", "--prefix", flow.prefix, "--interval",
          str(interval), "--audit", str(audit), "--json", "--context", flow.context],
@@ -170,7 +171,8 @@ def drift_correction(flow: Flow, audit: Path, interval: float = 3.0) -> float:
         scaled = time.monotonic()
         while True:
             d: Any = apps.read_namespaced_deployment("trade-service", namespace)
-            if d.spec.replicas == 1:
+            # done when the cluster is back AND the watch recorded the finished correction
+            if d.spec.replicas == 1 and audit.exists() and "spec.replicas" in audit.read_text():
                 return time.monotonic() - scaled
             if watch.poll() is not None:
                 raise AssertionError(f"drift watch exited: {watch.stderr.read()[-2000:]}")  # type: ignore[union-attr]

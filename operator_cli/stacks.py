@@ -36,8 +36,11 @@ def select(stack: str, project_dir: Path) -> auto.Stack:
 
 
 def _tail(exc: auto.CommandError, lines: int = 15) -> str:
-    text = str(exc).strip().splitlines()
-    return "\n".join(text[-lines:])
+    """The engine's error diagnostics (the lines that say why), else the output's last lines."""
+    text = [line.rstrip() for line in str(exc).strip().splitlines()]
+    errors = [line for line in text if "error" in line.lower() and line.strip()]
+    picked = list(dict.fromkeys(errors))[:lines] or text[-lines:]
+    return "\n".join(picked)
 
 
 def check_kubeconfig(path: Path, context: str | None) -> None:

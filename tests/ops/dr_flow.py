@@ -58,9 +58,10 @@ class Flow:
             cwd=self.stacks.project,
         )
         if proc.returncode not in codes:
+            log = self.hub.log_path.read_text()[-3000:] if self.hub.log_path.exists() else ""
             raise AssertionError(
                 f"traderx {' '.join(args)} exited {proc.returncode}\n{proc.stdout[-4000:]}"
-                f"\n{proc.stderr[-3000:]}"
+                f"\n{proc.stderr[-3000:]}\n--- server log (tail)\n{log}"
             )
         result: dict[str, Any] = json.loads(proc.stdout)
         result["_exit"] = proc.returncode

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
 from kubernetes import client as kclient
 from kubernetes import config as kconfig
 
@@ -71,10 +72,28 @@ class Flow:
         return kclient.AppsV1Api(kconfig.new_client_from_config(config_file=str(self.kubeconfig)))
 
 
+DR_CONTEXT = "traderx-dr"
+
+
+def dr_kubeconfig(work: Path, kubeconfig: Path, context: str) -> Path:
+    """The "other cluster" of the switch-cluster runbook: one machine has one cluster, so this
+    is a second kubeconfig whose context `traderx-dr` names the same cluster and user."""
+    config = yaml.safe_load(kubeconfig.read_text())
+    current = next(c for c in config["contexts"] if c["name"] == context)
+    config["contexts"].append({"name": DR_CONTEXT, "context": dict(current["context"])})
+    path = work / "dr-kubeconfig.yaml"
+    path.write_text(yaml.safe_dump(config))
+    path.chmod(0o600)
+    return path
+
+
 def deploy(work: Path, toolchain_env: dict[str, str], kubeconfig: Path, context: str) -> Flow:
-    """Start the local server (with its worker) and up the three environments from empty."""
+    """Start the local server (with its worker) and up the three environments from empty. The
+    server's worker gets the kubeconfig that also knows the DR context (it must reach both)."""
     (work / "hub").mkdir()
-    hub = ServerProcess(work / "hub", ["--kubeconfig", str(kubeconfig)])
+    hub = ServerProcess(
+        work / "hub", ["--kubeconfig", str(dr_kubeconfig(work, kubeconfig, context))]
+    )
     hub.start()
     prefix = f"dr{secrets.token_hex(3)}"
     (work / "state").mkdir()

@@ -36,8 +36,11 @@ def select(stack: str, project_dir: Path) -> auto.Stack:
 
 
 def _tail(exc: auto.CommandError, lines: int = 15) -> str:
-    text = str(exc).strip().splitlines()
-    return "\n".join(text[-lines:])
+    """The engine's error diagnostics (the lines that say why), else the output's last lines."""
+    text = [line.rstrip() for line in str(exc).strip().splitlines()]
+    errors = [line for line in text if "error" in line.lower() and line.strip()]
+    picked = list(dict.fromkeys(errors))[:lines] or text[-lines:]
+    return "\n".join(picked)
 
 
 def check_kubeconfig(path: Path, context: str | None) -> None:
@@ -101,25 +104,35 @@ def up(stack: auto.Stack, step: Step, *, refresh: bool) -> dict[str, Any]:
     return {"stack": stack.name, "result": result.summary.result, "changes": dict(changes)}
 
 
-def refresh_drift(stack: auto.Stack) -> list[dict[str, str]]:
-    """Pulumi-owned objects that differ from the stack (`pulumi refresh --preview-only`)."""
-    changed: list[dict[str, str]] = []
+def refresh_drift(stack: auto.Stack) -> list[dict[str, Any]]:
+    """Pulumi-owned objects that differ from the stack (`pulumi refresh --preview-only`): gone
+    (`deleted`) or changed (`changed`, with the properties that differ)."""
+    changed: dict[str, dict[str, Any]] = {}
 
     def on_event(event: auto.events.EngineEvent) -> None:
-        pre = event.resource_pre_event
-        if pre is None or pre.metadata is None:
+        done = event.res_outputs_event
+        meta = done.metadata if done is not None else None
+        if meta is None or meta.type == "pulumi:pulumi:Stack":
             return
-        meta = pre.metadata
-        if meta.op.value in ("same", "read") or meta.type == "pulumi:pulumi:Stack":
+        op = meta.op.value
+        if op == "refresh":
+            if meta.new is None or not meta.new.id:
+                op = "deleted"
+            elif meta.diffs:
+                op = "changed"
+            else:
+                return
+        elif op in ("same", "read"):
             return
-        changed.append(
-            {
-                "op": meta.op.value,
-                "type": meta.type,
-                "name": meta.urn.rsplit("::", 1)[-1],
-                "urn": meta.urn,
-            }
-        )
+        elif op == "delete":  # what a refresh does to a resource that is gone
+            op = "deleted"
+        changed[meta.urn] = {
+            "op": op,
+            "type": meta.type,
+            "name": meta.urn.rsplit("::", 1)[-1],
+            "diffs": list(meta.diffs or []),
+            "urn": meta.urn,
+        }
 
     try:
         stack.preview_refresh(on_event=on_event, color="never")
@@ -129,4 +142,4 @@ def refresh_drift(stack: auto.Stack) -> list[dict[str, str]]:
             f"pulumi refresh --preview-only of {stack.name} failed:\n{_tail(exc)}",
             f"pulumi refresh --preview-only -s {stack.name}",
         ) from exc
-    return changed
+    return list(changed.values())

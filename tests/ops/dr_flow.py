@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
 from kubernetes import client as kclient
 from kubernetes import config as kconfig
 
@@ -58,9 +59,10 @@ class Flow:
             cwd=self.stacks.project,
         )
         if proc.returncode not in codes:
+            log = self.hub.log_path.read_text()[-3000:] if self.hub.log_path.exists() else ""
             raise AssertionError(
                 f"traderx {' '.join(args)} exited {proc.returncode}\n{proc.stdout[-4000:]}"
-                f"\n{proc.stderr[-3000:]}"
+                f"\n{proc.stderr[-3000:]}\n--- server log (tail)\n{log}"
             )
         result: dict[str, Any] = json.loads(proc.stdout)
         result["_exit"] = proc.returncode
@@ -70,10 +72,28 @@ class Flow:
         return kclient.AppsV1Api(kconfig.new_client_from_config(config_file=str(self.kubeconfig)))
 
 
+DR_CONTEXT = "traderx-dr"
+
+
+def dr_kubeconfig(work: Path, kubeconfig: Path, context: str) -> Path:
+    """The "other cluster" of the switch-cluster runbook: one machine has one cluster, so this
+    is a second kubeconfig whose context `traderx-dr` names the same cluster and user."""
+    config = yaml.safe_load(kubeconfig.read_text())
+    current = next(c for c in config["contexts"] if c["name"] == context)
+    config["contexts"].append({"name": DR_CONTEXT, "context": dict(current["context"])})
+    path = work / "dr-kubeconfig.yaml"
+    path.write_text(yaml.safe_dump(config))
+    path.chmod(0o600)
+    return path
+
+
 def deploy(work: Path, toolchain_env: dict[str, str], kubeconfig: Path, context: str) -> Flow:
-    """Start the local server (with its worker) and up the three environments from empty."""
+    """Start the local server (with its worker) and up the three environments from empty. The
+    server's worker gets the kubeconfig that also knows the DR context (it must reach both)."""
     (work / "hub").mkdir()
-    hub = ServerProcess(work / "hub", ["--kubeconfig", str(kubeconfig)])
+    hub = ServerProcess(
+        work / "hub", ["--kubeconfig", str(dr_kubeconfig(work, kubeconfig, context))]
+    )
     hub.start()
     prefix = f"dr{secrets.token_hex(3)}"
     (work / "state").mkdir()
@@ -154,7 +174,8 @@ def unavailable(flow: Flow, env: str) -> list[str]:
 
 def drift_correction(flow: Flow, audit: Path, interval: float = 3.0) -> float:
     """Seconds from a `kubectl scale` of dev's trade-service (the API call kubectl makes, under
-    its field manager) until `traderx drift watch` has scaled it back."""
+    its field manager) until `traderx drift watch` has scaled it back and recorded the finished
+    correction (the apply reported Completed) in the audit file."""
     watch = subprocess.Popen(
         [str(TRADERX), "drift", "watch", "dev", "--prefix", flow.prefix, "--interval",
          str(interval), "--audit", str(audit), "--json", "--context", flow.context],
@@ -170,7 +191,8 @@ def drift_correction(flow: Flow, audit: Path, interval: float = 3.0) -> float:
         scaled = time.monotonic()
         while True:
             d: Any = apps.read_namespaced_deployment("trade-service", namespace)
-            if d.spec.replicas == 1:
+            # done when the cluster is back AND the watch recorded the finished correction
+            if d.spec.replicas == 1 and audit.exists() and "spec.replicas" in audit.read_text():
                 return time.monotonic() - scaled
             if watch.poll() is not None:
                 raise AssertionError(f"drift watch exited: {watch.stderr.read()[-2000:]}")  # type: ignore[union-attr]

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from kubernetes import client as kclient
 from kubernetes import config as kconfig
 
@@ -31,9 +32,12 @@ from tests.ops.compare import differences, normalised
 pytestmark = [pytest.mark.engine, pytest.mark.cluster, pytest.mark.slow]
 
 # Live state moves with every apply; the redeploy applies again, so these are not history.
+# A unit's BridgeWorkerID is derived from its target's worker, which the redeploy re-creates
+# (Pulumi adopts the restored worker, whose secret no one knows, by making a new one); the
+# local server keeps the unit's copy from when its TargetID was set.
 LIVE = {"LiveRevisionNum", "LastAppliedRevisionNum", "PreviousLiveRevisionNum",
         "HeadUnitActionNum", "HeadUnitEventNum", "LastActionAt", "LiveState", "LiveData",
-        "BridgeState", "Values", "ValidationResults"}  # fmt: skip
+        "BridgeState", "Values", "ValidationResults", "BridgeWorkerID"}  # fmt: skip
 WATCH_INTERVAL = 3.0
 
 
@@ -116,9 +120,44 @@ def test_networkpolicy_deleted_by_hand_is_reported_by_pulumi_refresh(flow: dr_fl
         str(flow.stacks.project),
         codes=(7,),
     )
-    gone = [c for c in report["pulumi"] if "NetworkPolicy" in c["type"]]
-    assert gone and gone[0]["op"] == "delete", report["pulumi"]
+    print(f"\npulumi layer: {report['pulumi']}")
+    gone = [c for c in report["pulumi"] if c["op"] == "deleted"]
+    assert [c["name"] for c in gone] == ["traderx-dev-platform-np-allow-dns-egress"], report[
+        "pulumi"
+    ]
     assert [d for d in report["drift"] if d["risk"] == "high"] == []
+
+
+def test_switch_cluster_moves_dev_and_pulumi_agrees(flow: dr_flow.Flow) -> None:
+    dr_config = flow.work / "dr-kubeconfig.yaml"
+    result = flow.traderx(
+        "dr",
+        "switch-cluster",
+        "dev",
+        "--kubeconfig",
+        str(dr_config),
+        "--context",
+        dr_flow.DR_CONTEXT,
+        "--prefix",
+        flow.prefix,
+        "--project-dir",
+        str(flow.stacks.project),
+    )
+    assert result["previous"] == {
+        "traderx:kubeconfig": str(flow.kubeconfig),
+        "traderx:kubeContext": flow.context,
+    }
+    assert len(result["apply"]["applied"]) == 11, result["apply"]
+    config = yaml.safe_load(flow.stacks.config_file("dev").read_text())["config"]
+    assert config["traderx:kubeContext"] == dr_flow.DR_CONTEXT
+    assert config["traderx:kubeconfig"] == str(dr_config.resolve())
+    with flow.hub.client() as http:
+        space = http.get("/space", params={"where": f"Slug = '{flow.prefix}-traderx-dev'"}).json()
+        targets = http.get(f"/space/{space[0]['Space']['SpaceID']}/target").json()
+    params = json.loads(targets[0]["Target"]["Parameters"])
+    assert params["KubeContext"] == dr_flow.DR_CONTEXT, "the Target follows the stack"
+    assert dr_flow.unavailable(flow, "dev") == []
+    flow.stacks.up("dev", "--expect-no-changes")  # Pulumi and ConfigHub agree
 
 
 def _strip_live(doc: Any) -> Any:

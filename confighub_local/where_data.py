@@ -17,9 +17,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import yaml
-
+from confighub_local import pgpattern
 from confighub_local.errors import ApiError
+from confighub_local.unit_yaml import YamlLimitError, load_docs
 
 _OPS = (
     "NOT IN",
@@ -111,6 +111,8 @@ def parse(expr: str) -> list[Clause]:
             value = [_literal(v, raw) for v in inner[1:-1].split(",") if v.strip()]
         else:
             value = _literal(lit, raw)
+            if op in _PATTERN_OPS:
+                _program(op, str(value))  # a bad pattern is a 400 now, not while matching
         clauses.append(Clause(tuple(m.group("path").split(".")), op, value))
     return clauses
 
@@ -137,9 +139,17 @@ def _values(node: Any, path: tuple[str, ...]) -> Iterator[Any]:
         yield from _values(node[int(seg)], rest)
 
 
-def _like(pattern: str, flags: int = 0) -> re.Pattern[str]:
-    body = "".join(".*" if c == "%" else "." if c == "_" else re.escape(c) for c in pattern)
-    return re.compile(f"^{body}$", flags | re.DOTALL)
+_PATTERN_OPS = ("LIKE", "~~", "NOT LIKE", "!~~", "ILIKE", "~", "~*", "!~", "!~*")
+
+
+def _program(op: str, pattern: str) -> Any:
+    """The RE2 program of a pattern operator (linear time, PostgreSQL's semantics, as `where`)."""
+    try:
+        if op in ("LIKE", "~~", "NOT LIKE", "!~~", "ILIKE"):
+            return pgpattern.compile_like(pattern, op == "ILIKE")
+        return pgpattern.compile_regex(pattern, op.endswith("*"))
+    except pgpattern.PatternError as exc:
+        raise ApiError(400, f"where_data: {exc} in {pattern!r}") from None
 
 
 def _holds(actual: Any, op: str, want: Any) -> bool:
@@ -157,18 +167,8 @@ def _holds(actual: Any, op: str, want: Any) -> bool:
             )
         except (TypeError, ValueError):
             return False
-    text = str(actual)
-    if op in ("LIKE", "~~", "NOT LIKE", "!~~"):
-        hit = bool(_like(str(want)).match(text))
-        return hit if op in ("LIKE", "~~") else not hit
-    if op == "ILIKE":
-        return bool(_like(str(want), re.IGNORECASE).match(text))
-    flags = re.IGNORECASE if op.endswith("*") else 0
-    try:
-        hit = re.search(str(want), text, flags) is not None
-    except re.error as exc:
-        raise ApiError(400, f"where_data: invalid regular expression {want!r}: {exc}") from None
-    return hit if op in ("~", "~*") else not hit
+    hit = _program(op, str(want)).search(str(actual)) is not None
+    return hit if op in ("LIKE", "~~", "ILIKE", "~", "~*") else not hit
 
 
 def _doc_type(doc: dict[str, Any]) -> str:
@@ -183,8 +183,9 @@ def predicate(where_data: str | None, resource_type: str | None) -> Callable[[by
 
     def matches(data: bytes) -> bool:
         try:
-            docs = [d for d in yaml.safe_load_all(data) if isinstance(d, dict)]
-        except yaml.YAMLError:
+            # bounded like every other read of unit data: a unit beyond the limits matches nothing
+            docs = [d for d in load_docs(data) if isinstance(d, dict)]
+        except YamlLimitError:
             return False
         for doc in docs:
             if resource_type and _doc_type(doc) != resource_type:

@@ -71,6 +71,28 @@ def test_regex_stall_is_bounded_and_health_answers(
             assert not any(r["Unit"].get("DisplayName", "").endswith("!") for r in resp.json())
 
 
+def test_where_data_regex_stall_is_bounded_and_bad_patterns_are_400(
+    hostile: Hostile, client: httpx.Client, space: dict[str, Any], server: ServerProcess
+) -> None:
+    """`where_data` runs on unit data with the same bounded engine as `where`."""
+    data = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: " + "a" * 30 + "!\n"
+    new_unit(client, space["SpaceID"], data=data, prefix="redos-data")
+    with health_probe(server.url):
+        for _ in range(3):
+            resp = hostile.send(
+                "GET",
+                f"/space/{space['SpaceID']}/unit",
+                params={"where_data": "metadata.name ~ '(a+)+$'"},
+                expect=(200,),
+            )
+            assert resp.json() == []
+    for pattern in ("metadata.name ~ '(a)\\1'", "metadata.name LIKE 'a\\'"):
+        resp = hostile.send(
+            "GET", f"/space/{space['SpaceID']}/unit", params={"where_data": pattern}, expect=(400,)
+        )
+        assert "where_data" in resp.json()["Message"]
+
+
 def test_integer_beyond_64_bits_is_400_and_keeps_the_connection(
     hostile: Hostile, server: ServerProcess
 ) -> None:

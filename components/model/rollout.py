@@ -62,7 +62,7 @@ class Check(_Frozen):
 
     command: tuple[str, ...] = ()
     http: str = ""
-    timeout_seconds: float = Field(10.0, gt=0, le=600)
+    timeout_seconds: float = Field(default=10.0, gt=0, le=600)
 
     @model_validator(mode="after")
     def _one(self) -> Check:
@@ -80,9 +80,9 @@ class Check(_Frozen):
 class BlueGreenConfig(_Frozen):
     """How a blue-green rollout runs (Argo's scaleDownDelaySeconds defaults to 30 s too)."""
 
-    scale_down_delay_seconds: float = Field(30.0, ge=0, le=3600)
-    ready_timeout_seconds: float = Field(120.0, gt=0, le=3600)
-    health_interval_seconds: float = Field(1.0, gt=0, le=60)
+    scale_down_delay_seconds: float = Field(default=30.0, ge=0, le=3600)
+    ready_timeout_seconds: float = Field(default=120.0, gt=0, le=3600)
+    health_interval_seconds: float = Field(default=1.0, gt=0, le=60)
     check: Check = Check()
 
 
@@ -90,10 +90,10 @@ class CanaryConfig(_Frozen):
     """How a canary runs: the weight steps (ending at 100) and the pause per step."""
 
     steps: tuple[int, ...] = DEFAULT_STEPS
-    pause_seconds: float = Field(30.0, ge=0, le=3600)
-    ready_timeout_seconds: float = Field(120.0, gt=0, le=3600)
-    health_interval_seconds: float = Field(1.0, gt=0, le=60)
-    replicas: int = Field(1, ge=1, le=50)
+    pause_seconds: float = Field(default=30.0, ge=0, le=3600)
+    ready_timeout_seconds: float = Field(default=120.0, gt=0, le=3600)
+    health_interval_seconds: float = Field(default=1.0, gt=0, le=60)
+    replicas: int = Field(default=1, ge=1, le=50)
     check: Check = Check()
 
     @field_validator("steps")
@@ -262,14 +262,18 @@ class IllegalTransition(RuntimeError):
     """The runner fed an event the state does not expect (a bug in the runner, not input)."""
 
 
-def begin_blue_green(active: str, revision: str) -> Rollout:
-    """A blue-green rollout of `revision` into the slot that is not `active`."""
-    return Rollout(
-        strategy="blueGreen",
-        active=check_slot(active),
-        target=other_slot(active),
-        revision=revision,
-    )
+def begin_blue_green(active: str, revision: str, target: str = "") -> Rollout:
+    """A blue-green rollout of `revision` into the slot that is not `active`.
+
+    `active` "" means no slot serves yet (the Service selects the stable Deployment): the
+    first rollout goes to blue, and switching back means selecting the stable pods again.
+    `target`, if given, must be the idle slot."""
+    idle = other_slot(active) if active else SLOTS[0]
+    if target and check_slot(target) != idle:
+        raise RolloutError(
+            f"slot {target!r} is the active one; a rollout goes to the idle slot, {idle!r}"
+        )
+    return Rollout(strategy="blueGreen", active=active, target=idle, revision=revision)
 
 
 def begin_canary(revision: str) -> Rollout:
@@ -316,10 +320,9 @@ def _blue_green(s: Rollout, e: Event, c: BlueGreenConfig) -> Transition:
         )
     # In Warm, `active` is the new slot and `target` the old one, kept warm.
     if p == Phase.WARM and isinstance(e, DelayElapsed):
-        return Transition(
-            state=s.model_copy(update={"phase": Phase.DONE}),
-            actions=(ScaleSlot(slot=s.target, replicas=0),),
-        )
+        # the stable Deployment (no slot) keeps the replicas the stack declares
+        down = (ScaleSlot(slot=s.target, replicas=0),) if s.target else ()
+        return Transition(state=s.model_copy(update={"phase": Phase.DONE}), actions=down)
     if p == Phase.WARM and isinstance(e, Unhealthy):
         failed = s.active
         return Transition(

@@ -225,6 +225,14 @@ def canary(
         raise CliError(Exit.BAD_INPUT, _reason(exc)) from exc
     prod = _open(prefix, env, url, token)
     _refuse_running(prod)
+    active = m.routed_slot(m.find(prod.docs(r.SERVICE), "Service", r.SERVICE))
+    if active:
+        raise CliError(
+            Exit.REFUSED,
+            f"trade-service serves from blue-green slot {active!r}: a canary steps traffic from "
+            "the stable Deployment, which gets none now; nothing was changed",
+            "roll out with: traderx rollout bluegreen --prefix <p> ...",
+        )
     source, img, what = _source(prod, staging_revision, image)
     cluster = _cluster(prod, kubeconfig, context)
     plan = Plan(config, what, source, img, r.begin_canary(what))

@@ -42,3 +42,4 @@ bench: ## benchmarks (print measured figures): local server, hostile input, then
 	@bash toolchain/venv.sh >/dev/null && .venv/bin/python benchmarks/server_bench.py
 	@.venv/bin/python benchmarks/hostile_bench.py
 	@bash toolchain/bootstrap.sh && bash toolchain/cluster.sh up >/dev/null && source toolchain/env.sh && .venv/bin/python benchmarks/deploy_bench.py
+	@bash toolchain/bootstrap.sh && source toolchain/env.sh && .venv/bin/python benchmarks/rollout_bench.py

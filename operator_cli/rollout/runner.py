@@ -15,8 +15,10 @@ from typing import Any
 
 from components.model import rollout as r
 from components.model import rollout_manifests as m
+from operator_cli.output import CliError, Exit
 from operator_cli.rollout.health import Cluster, run_check
 from operator_cli.rollout.hub_io import ApplyFailed, Docs, ProdHub, now
+from policies import rollout as rollout_policy
 
 Config = r.BlueGreenConfig | r.CanaryConfig
 STABLE_APPLY_TIMEOUT = 300.0
@@ -167,8 +169,14 @@ class Runner:
     def _apply(
         self, slug: str, docs: Docs, target: str | None, timeout: float = STABLE_APPLY_TIMEOUT
     ) -> None:
+        refused = rollout_policy.problems(docs, self._steps())
+        if refused:  # the prod gate's rollout rules, on every revision before it is written
+            raise CliError(Exit.REFUSED, f"prod gate refuses {slug}: " + "; ".join(refused))
         unit = self.hub.write(slug, docs, target_id=target)
         self.hub.apply(unit, timeout)
+
+    def _steps(self) -> tuple[int, ...]:
+        return self.config.steps if isinstance(self.config, r.CanaryConfig) else r.DEFAULT_STEPS
 
     def _apply_or_unhealthy(
         self, slug: str, docs: Docs, target: str | None, timeout: float = STABLE_APPLY_TIMEOUT

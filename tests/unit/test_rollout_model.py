@@ -155,3 +155,38 @@ def test_canary_objects_route_only_trade_service() -> None:
     assert m.weight_of(m.find(aborted, "Ingress", m.CANARY)) == 0
     assert m.find(aborted, "Deployment", m.CANARY)["spec"]["replicas"] == 0
     assert m.weight_of(canary_ing) == 10  # the input is not changed
+
+
+def test_first_blue_green_goes_to_blue_and_keeps_the_stable_deployment() -> None:
+    s0 = r.begin_blue_green("", "img:2")
+    assert s0.target == "blue"
+    s, actions = run(s0, [r.Start(), r.Ready(), r.Passed(), r.DelayElapsed()], BG)
+    assert s.active == "blue" and not any(isinstance(a, r.ScaleSlot) for a in actions)
+    back, acts = run(s0, [r.Start(), r.Ready(), r.Passed(), r.Unhealthy(reason="x")], BG)
+    assert back.active == "" and acts[-2] == r.RouteTo(slot="")
+    with pytest.raises(r.RolloutError, match="the idle slot, 'green'"):
+        r.begin_blue_green("blue", "img", target="blue")
+
+
+def test_prod_gate_rollout_rules() -> None:
+    from policies import rollout as gate
+
+    docs = _prod_docs()
+    dep = m.find(docs, "Deployment", "trade-service")
+    svc = m.find(docs, "Service", "trade-service")
+    api = m.find(render_component(base_context(), "ingress"), "Ingress", m.API_INGRESS)
+    pinned = m.new_revision(dep, image="ghcr.io/finos/traderx/trade-service:1.0.0")
+    good = [m.slot_deployment(pinned, "green", 3), *m.canary_docs(pinned, svc, api, replicas=1,
+            weight=25), m.routed(svc, "green")]  # fmt: skip
+    assert gate.problems(good) == []
+    assert gate.problems([dep]) == []  # the stable Deployment is the images rule's business
+    bad = [m.slot_deployment(dep, "blue", 3), *m.canary_docs(pinned, svc, api, replicas=1,
+           weight=30), m.routed(svc, "purple")]  # fmt: skip
+    found = gate.problems(bad)
+    assert len(found) == 3
+    assert "blue, green and the canary run pinned images" in found[0]
+    assert "canary weight '30' is not a configured step: allowed 0, 10, 25, 50, 100" in found[1]
+    assert "allowed slots are blue, green" in found[2]
+    assert (
+        gate.problems(m.canary_docs(pinned, svc, api, replicas=1, weight=30), (10, 30, 100)) == []
+    )

@@ -28,6 +28,8 @@ KWOKCTL="$KWOK_DIR/bin/kwokctl"
 STAGES_DIR="$TOOLCHAIN_DIR/kwok"
 MODE_FILE="$CLUSTER_DIR/traderx-readiness"  # the readiness mode the cluster was created with
 READINESS_MODES="instant simulate traderx"
+MAX_PODS="${TRADERX_CLUSTER_MAX_PODS:-1000}"
+[[ "$MAX_PODS" =~ ^[1-9][0-9]*$ ]] || die "cluster: TRADERX_CLUSTER_MAX_PODS must be a positive integer, got '$MAX_PODS'"
 
 # The readiness mode of the existing cluster (instant when it recorded none).
 recorded_mode() { cat "$MODE_FILE" 2>/dev/null || echo instant; }
@@ -165,7 +167,10 @@ up() { # [requested readiness mode, "" for: as recorded, else instant]
     --etcd-binary "$ETCD_DIR/bin/etcd" \
     --kwok-controller-binary "$KWOK_DIR/bin/kwok" \
     --wait "${WAIT_SECONDS}s" >&2 || { down; die "cluster: kwokctl create cluster failed or timed out after ${WAIT_SECONDS}s; retry: make cluster-up"; }
-  "$KWOKCTL" --name "$CLUSTER_NAME" scale node --replicas 1 >&2 ||
+  # kwokctl's node template allows 110 pods; several TraderX stacks (prod alone runs 18 pods)
+  # and parallel test runs need more, so the one node takes TRADERX_CLUSTER_MAX_PODS.
+  "$KWOKCTL" --name "$CLUSTER_NAME" scale node --replicas 1 \
+    --param ".allocatable.pods = ${MAX_PODS}" >&2 ||
     { down; die "cluster: adding the fake node failed; retry: make cluster-up"; }
   local deadline=$((SECONDS + WAIT_SECONDS))
   until kc wait --for=condition=Ready node --all --timeout=5s >/dev/null 2>&1 &&

@@ -15,10 +15,10 @@ from typing import Any
 
 from components.model import rollout as r
 from components.model import rollout_manifests as m
+from components.model import rollout_rules as rollout_policy
 from operator_cli.output import CliError, Exit
 from operator_cli.rollout.health import Cluster, run_check
 from operator_cli.rollout.hub_io import ApplyFailed, Docs, ProdHub, now
-from policies import rollout as rollout_policy
 
 Config = r.BlueGreenConfig | r.CanaryConfig
 STABLE_APPLY_TIMEOUT = 300.0

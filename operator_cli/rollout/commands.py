@@ -5,8 +5,6 @@ allowed): the slot, the canary steps, the check command; a second rollout while 
 refused (exit 3). A rollout that ran and rolled back exits 1 with its record; success exits 0.
 """
 
-from __future__ import annotations
-
 import os
 from typing import Annotated, Any
 

@@ -11,13 +11,14 @@ from typing import Annotated, Any
 import typer
 from pydantic import ValidationError
 
+from components.confighub.client import TARGET
 from components.model import rollout as r
 from components.model import rollout_manifests as m
 from operator_cli import hub
 from operator_cli.app import JsonOpt, PrefixOpt, TokenOpt, UrlOpt, command
 from operator_cli.output import CliError, Exit, Output, table
 from operator_cli.rollout.health import Cluster, check_problem
-from operator_cli.rollout.hub_io import ProdHub, now
+from operator_cli.rollout.hub_io import RECORD, ROLLOUT_TARGET, ProdHub, now
 from operator_cli.rollout.runner import Plan, Runner
 
 rollout_app: typer.Typer = typer.Typer(
@@ -283,3 +284,36 @@ def abort(
     extra["abortRequested"] = f"{reason} (at {now()}, by {os.environ.get('USER', 'operator')})"
     prod.save(state, list(record.get("history") or []), extra)
     out.result({"abortRequested": extra["abortRequested"]}, "abort requested")
+
+
+@rollout_app.command("clean")
+@command
+def clean(
+    prefix: PrefixOpt = None,
+    env: EnvOpt = "prod",
+    url: UrlOpt = None,
+    token: TokenOpt = None,
+    as_json: JsonOpt = False,
+    *,
+    out: Output,
+) -> None:
+    """Back to plain prod: the Service selects the stable Deployment again, then the slot and
+    canary units (and their objects), the record and the rollout Target go. Run it before
+    `pulumi destroy -s prod` (the stack does not own these units)."""
+    prod = _open(prefix, env, url, token)
+    _refuse_running(prod)
+    docs = prod.docs(r.SERVICE)
+    service = m.find(docs, "Service", r.SERVICE)
+    if m.routed_slot(service):
+        routed = [m.routed(d, None) if d is service else d for d in docs]
+        prod.apply(prod.write(r.SERVICE, routed), 300.0)
+    removed = [
+        slug
+        for slug in (*(m.slot_name(s) for s in r.SLOTS), m.CANARY, RECORD)
+        if prod.remove(slug, 300.0)
+    ]
+    target = prod.client.find_by_slug(TARGET, prod.space_id, ROLLOUT_TARGET)
+    if target is not None:
+        prod.client.delete(TARGET, prod.space_id, target.id)
+        removed.append(f"target {ROLLOUT_TARGET}")
+    out.result({"removed": removed}, "removed: " + (", ".join(removed) or "nothing"))

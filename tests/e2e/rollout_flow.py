@@ -75,7 +75,10 @@ def deployed(work: Path, toolchain_env: dict[str, str]) -> Iterator[dr_flow.Flow
         try:
             yield flow
         finally:
-            dr_flow.teardown(flow)
+            try:  # the rollout's units are ConfigHub's, not the stack's: remove them first
+                flow.traderx("rollout", "clean", "--prefix", flow.prefix)
+            finally:
+                dr_flow.teardown(flow)
 
 
 def rollout_args(flow: dr_flow.Flow, *args: str) -> list[str]:

@@ -198,3 +198,13 @@ def test_second_rollout_refused_and_manual_abort(flow: dr_flow.Flow) -> None:
     assert rf.service_slot(flow) == "green"
     status = flow.traderx("rollout", "status", "--prefix", flow.prefix)
     assert status["activeSlot"] == "green" and status["record"]["state"]["phase"] == "SwitchedBack"
+
+
+def test_clean_returns_to_plain_prod(flow: dr_flow.Flow) -> None:
+    result = flow.traderx("rollout", "clean", "--prefix", flow.prefix)
+    assert "trade-service-blue" in result["removed"] and RECORD in result["removed"]
+    assert rf.service_slot(flow) == ""
+    assert replicas(flow, "trade-service-blue") is None
+    assert replicas(flow, "trade-service-green") is None
+    assert not {"trade-service-blue", "trade-service-green", RECORD} & set(prod_units(flow))
+    no_changes(flow)

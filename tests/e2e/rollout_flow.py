@@ -53,6 +53,9 @@ def simulate_cluster(toolchain_env: dict[str, str]) -> Iterator[tuple[Path, str]
     env = {**toolchain_env, "TRADERX_CLUSTER_NAME": f"rollout-{uuid.uuid4().hex[:6]}"}
     try:
         up = _cluster_sh(env, "up", "--readiness", "simulate")
+        if up.returncode != 0:  # a busy machine can miss the node's first heartbeat: once more
+            _cluster_sh(env, "down")
+            up = _cluster_sh(env, "up", "--readiness", "simulate")
         if up.returncode != 0:
             raise RuntimeError(f"cluster.sh up --readiness simulate failed:\n{up.stderr[-3000:]}")
         kubeconfig = Path(up.stdout.strip().splitlines()[-1])

@@ -577,3 +577,10 @@ def drift_watch(
 
 def main() -> None:
     app()
+
+
+# ---------------------------------------------------------------------------------- rollout
+# Registered last: the rollout commands use `command` and the options defined above.
+import operator_cli.rollout.commands as rollout_commands  # noqa: E402
+
+app.add_typer(rollout_commands.rollout_app, name="rollout")

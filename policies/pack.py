@@ -12,6 +12,7 @@ from . import (
     promotion,
     replicas,
     resources,
+    rollout,
     secret_env,
     security,
     unit_data,
@@ -34,6 +35,7 @@ def build_policies() -> list[Policy]:
         network,
         promotion,
         deletion,
+        rollout,
     )
     return [policy for family in families for policy in family.policies()]
 

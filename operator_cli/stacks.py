@@ -104,6 +104,24 @@ def up(stack: auto.Stack, step: Step, *, refresh: bool) -> dict[str, Any]:
     return {"stack": stack.name, "result": result.summary.result, "changes": dict(changes)}
 
 
+def refresh_change(meta: auto.events.StepEventMetadata) -> str | None:
+    """What one step of `pulumi refresh --preview-only` says about a resource: `deleted` (the
+    refresh would drop it from the state: gone from the cluster), `changed` (its live properties
+    differ), or None (not drift: unchanged, the stack, or a component resource, which has nothing
+    live of its own - the engine lists every resource with op `refresh`)."""
+    state = meta.new or meta.old
+    if meta.type == "pulumi:pulumi:Stack" or (state is not None and state.custom is False):
+        return None
+    op = meta.op.value
+    if op == "delete":  # how newer engines show a resource the refresh would delete
+        return "deleted"
+    if op != "refresh":
+        return None  # same, read: nothing to say
+    if meta.new is None or not meta.new.id:
+        return "deleted"
+    return "changed" if meta.diffs else None
+
+
 def refresh_drift(stack: auto.Stack) -> list[dict[str, Any]]:
     """Pulumi-owned objects that differ from the stack (`pulumi refresh --preview-only`): gone
     (`deleted`) or changed (`changed`, with the properties that differ)."""
@@ -112,20 +130,9 @@ def refresh_drift(stack: auto.Stack) -> list[dict[str, Any]]:
     def on_event(event: auto.events.EngineEvent) -> None:
         done = event.res_outputs_event
         meta = done.metadata if done is not None else None
-        if meta is None or meta.type == "pulumi:pulumi:Stack":
+        op = refresh_change(meta) if meta is not None else None
+        if meta is None or op is None:
             return
-        op = meta.op.value
-        if op == "refresh":
-            if meta.new is None or not meta.new.id:
-                op = "deleted"
-            elif meta.diffs:
-                op = "changed"
-            else:
-                return
-        elif op in ("same", "read"):
-            return
-        elif op == "delete":  # what a refresh does to a resource that is gone
-            op = "deleted"
         changed[meta.urn] = {
             "op": op,
             "type": meta.type,

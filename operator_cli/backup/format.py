@@ -15,7 +15,8 @@ is missing, or a file's size or checksum differs; the error names the file.
 
 Objects are stored as the server returned them (PascalCase wire JSON, unit data base64), so
 nothing is lost in translation. Bridge worker secrets are never in a backup: the server returns
-them only at creation, and a restore makes new ones.
+them only at creation, and a restore makes new ones. Nor is a worker's `ProvidedInfo` (what the
+running worker announces: live state, not configuration).
 """
 
 from __future__ import annotations

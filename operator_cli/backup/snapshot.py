@@ -17,8 +17,11 @@ from operator_cli.backup.format import FORMAT, FORMAT_VERSION, KINDS, MANIFEST, 
 from operator_cli.hub import project_spaces
 from operator_cli.output import CliError, Exit, Step
 
-# Never written to a backup: credentials, and per-connection state of a worker.
-_SECRET_FIELDS = ("Secret", "SecretHash")
+# Never written to a backup: credentials, and what a running worker announces when it connects
+# (`ProvidedInfo`: its toolchains and functions, in the order it happens to list them). That is
+# live state, not configuration: a restore never sends it, and the redeployed worker announces
+# its own.
+_DROPPED_FIELDS = ("Secret", "SecretHash", "ProvidedInfo")
 
 
 def _unwrap(item: Any, name: str) -> dict[str, Any]:
@@ -103,7 +106,7 @@ def create_backup(
         for kind in KINDS:
             objs = _list(client, f"/space/{sid}/{kind}", _WRAPPER[kind])
             for obj in objs:
-                for field in _SECRET_FIELDS:
+                for field in _DROPPED_FIELDS:
                     obj.pop(field, None)
             objs.sort(key=lambda o: str(o.get("Slug")))
             write(f"spaces/{slug}/{kind}.json", objs)

@@ -21,6 +21,7 @@ VOLATILE = {
     "LiveAt",
     "LastSeenAt",
     "Condition",
+    "ProvidedInfo",  # what a connected worker announces (backups of older tools hold it)
 }
 
 

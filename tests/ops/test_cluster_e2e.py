@@ -171,6 +171,14 @@ def _strip_live(doc: Any) -> Any:
 def test_backup_wipe_restore_redeploy(flow: dr_flow.Flow) -> None:
     taken = dr_flow.backup(flow, flow.work / "b1")
     assert taken["counts"]["space"] == 5 and taken["counts"]["unit"] == 44, taken["counts"]
+    workers = [
+        w
+        for path in sorted((flow.work / "b1" / "spaces").glob("*/bridge_worker.json"))
+        for w in json.loads(path.read_text())
+    ]
+    assert workers, "the backup holds the environments' bridge workers"
+    for worker in workers:  # credentials, and what the running worker announces, are not backed up
+        assert not {"Secret", "SecretHash", "ProvidedInfo"} & worker.keys(), worker["Slug"]
     dr_flow.wipe(flow)
     with flow.hub.client() as http:
         assert http.get("/space").json() == [], "the database was wiped"

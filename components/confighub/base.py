@@ -5,10 +5,13 @@ replaces the object) and gets from `EntityProvider`:
 
 - check: required inputs present, values of the right type (unknown preview values skipped);
 - diff: exact and stable - values are compared in a normal form (None/""/{} are equal, JSON and
-  YAML compared semantically), so a no-op `pulumi up` calls no API at all; slug and space replace;
-- create: idempotent. An object with the same slug is adopted only if it carries our managed-by
-  annotation (`MANAGED_BY_KEY = MANAGED_BY_VALUE`, written on every object we create), and then
-  patched to the declared state; any other same-slug object fails the step with a clear message;
+  YAML compared semantically), so a no-op `pulumi up` writes nothing; slug and space replace,
+  and a replacement that keeps slug and space deletes the old object first (else the create
+  would adopt it by slug and the engine's delete of the old resource would then delete it);
+- create: idempotent. An object with the same slug is adopted only if it carries this stack's
+  managed-by marker (`MANAGED_BY_KEY: marker("<project>/<stack>")`, written on every object a
+  stack creates; the `owner` input names the stack), and then patched to the declared state;
+  any other same-slug object fails the step naming its owner;
 - read: 404 -> gone; otherwise the server's values (refresh shows out-of-band edits, and because
   diff compares against these outputs the next `up` restores the declared state);
 - update: read the current object, merge-patch only what differs (map keys removed with null);

@@ -167,15 +167,17 @@ class UnitProvider(EntityProvider):
           written: what the policy pack judges, since the stack declares only fields;
         - `promotion`: when the pin changes, each path the promotion changes, `old → new`, so
           the preview shows what the promotion brings, not only that the pin moved.
-        Nothing is planned while an input is unknown (a first preview).
+        Nothing is planned while the upstream, the pin or the slug is unknown; a unit whose
+        space is not known yet (a first preview) is planned as a create.
         """
         upstream, raw_pin = news.get("upstream_unit_id"), news.get("upstream_revision_num")
         space_id, slug = news.get("space_id"), news.get("slug")
-        if not upstream or any(is_unknown(v) for v in (upstream, raw_pin, space_id, slug)):
+        if not upstream or any(is_unknown(v) for v in (upstream, raw_pin, slug)):
             return {}
         pin = None if raw_pin is None else int(raw_pin)
         client = self.client()
-        existing = client.find_by_slug(UNIT, str(space_id), str(slug)) if space_id else None
+        known_space = space_id and not is_unknown(space_id)  # unknown: a first preview
+        existing = client.find_by_slug(UNIT, str(space_id), str(slug)) if known_space else None
         unit = _as_unit(existing) if existing is not None else None
         if unit is not None and unit.upstream_unit_id == str(upstream):
             current = unit.text

@@ -26,6 +26,7 @@ from components.model.catalog import (
     PROD_MIN_CRITICAL_REPLICAS,
     SERVICE_BY_NAME,
     SERVICE_NAMES,
+    ComponentName,
     Resources,
     ServiceName,
     TraderXError,
@@ -106,7 +107,7 @@ class Settings(_Strict):
     image_tag: Annotated[str, Field(pattern=_TAG)] = Field(DEFAULT_IMAGE_TAG, alias="imageTag")
     services: dict[ServiceName, ServiceConfig] = {}
     ingress: IngressConfig = IngressConfig()  # type: ignore[call-arg]
-    promote: dict[ServiceName, Annotated[int, Field(ge=1)]] = {}
+    promote: dict[ComponentName, Annotated[int, Field(ge=1)]] = {}
     apply_timeout_seconds: Annotated[int, Field(ge=10, le=3600)] = Field(
         300, alias="applyTimeoutSeconds"
     )

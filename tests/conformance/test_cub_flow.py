@@ -178,6 +178,7 @@ def test_revisions_and_restore(cub: Cub, space: str, api: httpx.Client, tmp_path
     cub.ok("function", "do", "--where", "Slug = 'web'", "set-replicas", "4", "--quiet")
     revs = cub.ok("revision", "list", "web").rows()
     assert [r[0] for r in revs[1:]] == ["3", "2", "1"]
+    assert revs[0][:3] == ["NUM", "TIME", "USER"] and all("local" in r for r in revs[1:])
     one = cub.ok("revision", "get", "web", "1").out
     assert "Create" in one and "replicas: 2" in one
     before = unit(api, space, "web")
@@ -286,6 +287,16 @@ def test_links_targets_workers(cub: Cub, space: str, api: httpx.Client, tmp_path
     worker = entity(cub.json("worker", "get", "w1"), "BridgeWorker")
     assert worker["Slug"] == "w1"
     assert cub.ok("worker", "list-status", "w1").rows()[0][0] == "ID"
+    # the secret cub prints is the one the server accepts from that worker
+    secret = cub.ok("worker", "get-secret", "w1").out.strip()
+    envs = cub.ok("worker", "get-envs", "w1").out
+    assert f"export CONFIGHUB_WORKER_SECRET={secret}" in envs
+    assert f"export CONFIGHUB_WORKER_ID={worker['BridgeWorkerID']}" in envs
+    me = httpx.get(
+        f"{cub.server.api}/bridge_worker/{worker['BridgeWorkerID']}/me",
+        headers={"Authorization": f"Bearer {secret}"},
+    )
+    assert me.status_code == 200, me.text
     assert "get-replicas" in cub.ok("worker", "list-function", "w1").out
     cub.ok("target", "create", "t1", '{"KubeContext":"kwok-traderx"}', "w1")
     targets = cub.ok("target", "list").rows()

@@ -173,6 +173,9 @@ def test_three_environments_end_to_end(
             if dev_after["unitRevisions"][c] != outs["dev"]["unitRevisions"][c]
         }
         assert changed == {"reference-data"}
+        # ... with exactly one revision (the declared image field written onto the data)
+        before, after = (o["unitRevisions"]["reference-data"] for o in (outs["dev"], dev_after))
+        assert after == before + 1
         assert image_of(appsv1, namespaces["dev"], "reference-data").endswith(":e2e-v2")
         assert_all_available(appsv1, namespaces["dev"])
 

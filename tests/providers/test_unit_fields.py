@@ -215,3 +215,25 @@ def test_promotion_conflicting_with_a_declared_field_keeps_the_declared_value(
     assert done.outs is not None
     doc = doc_of(hub, down_space, created.id)
     assert doc["spec"]["replicas"] == 5 and container_of(doc)["image"] == "web:2"
+
+
+def test_a_first_preview_plans_the_clone_at_the_pin(hub: ConfigHubClient, unique: str) -> None:
+    """Space not created yet (unknown in a first preview): the planned data is the upstream at
+    the pin with the declared fields, so the prod gate can judge a stack created from empty."""
+    from pulumi.runtime.rpc import UNKNOWN
+
+    up_id, _, _ = chain(hub, unique)
+    news = {
+        "space_id": UNKNOWN,
+        "slug": "web",
+        "upstream_unit_id": up_id,
+        "upstream_revision_num": 2,
+        "fields": encode({REPLICAS: 4}),
+    }
+    checked = UnitProvider().check({}, news)
+    assert checked.failures == []
+    planned = yaml.safe_load(checked.inputs["planned_data"])
+    assert container_of(planned)["image"] == "web:2" and planned["spec"]["replicas"] == 4
+    missing = UnitProvider().check({}, {**news, "upstream_revision_num": 9})
+    assert [f.property for f in missing.failures] == ["upstream_revision_num"]
+    assert "no revision 9" in missing.failures[0].reason

@@ -249,7 +249,7 @@ def test_platform_objects() -> None:
 
 def test_staging_is_downstream_of_dev_and_promotes_only_pinned() -> None:
     overrides = {
-        "traderx:promote": {"trade-service": 3},
+        "traderx:promote": {"trade-service": 3, "ingress": 4},
         "traderx:services": {"trade-service": {"replicas": 2, "env": {"FEATURE_X": "on"}}},
     }
     mocks, _ = completed("staging", **overrides)
@@ -264,6 +264,7 @@ def test_staging_is_downstream_of_dev_and_promotes_only_pinned() -> None:
         assert u.get("data") is None, c
         assert u["fields"], c
     assert units["trade-service"]["upstream_revision_num"] == 3
+    assert units["ingress"]["upstream_revision_num"] == 4  # routes are code: promoted too
     assert units["account-service"].get("upstream_revision_num") is None
     trade = decoded(units["trade-service"])
     dep = "Deployment/trade-service:"

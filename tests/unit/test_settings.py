@@ -126,6 +126,9 @@ def test_promotion_pins_only_downstream() -> None:
     assert "traderx:promote" in str(err.value)
     s = load("staging", **{"traderx:promote": {"trade-service": 2}})
     assert s.promote == {"trade-service": 2}
+    # the namespace and ingress units move by promotion too (routes are code)
+    s = load("staging", **{"traderx:promote": {"ingress": 3, "namespace": 2}})
+    assert s.promote == {"ingress": 3, "namespace": 2}
 
 
 def test_promotion_pin_must_be_positive() -> None:

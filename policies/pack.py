@@ -10,6 +10,7 @@ from . import (
     network,
     probes,
     promotion,
+    releases,
     replicas,
     resources,
     secret_env,
@@ -33,6 +34,7 @@ def build_policies() -> list[Policy]:
         secret_env,
         network,
         promotion,
+        releases,
         deletion,
     )
     return [policy for family in families for policy in family.policies()]

@@ -41,4 +41,4 @@ demo-down: ## unprotect prod, destroy the demo's three stacks, stop its ConfigHu
 bench: ## benchmarks (print measured figures): local server, hostile input, then a 3-environment deploy
 	@bash toolchain/venv.sh >/dev/null && .venv/bin/python benchmarks/server_bench.py
 	@.venv/bin/python benchmarks/hostile_bench.py
-	@bash toolchain/bootstrap.sh && bash toolchain/cluster.sh up >/dev/null && source toolchain/env.sh && .venv/bin/python benchmarks/deploy_bench.py
+	@bash toolchain/bootstrap.sh && bash toolchain/cluster.sh up >/dev/null && source toolchain/env.sh && .venv/bin/python benchmarks/deploy_bench.py && .venv/bin/python benchmarks/rollback_bench.py

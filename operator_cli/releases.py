@@ -47,12 +47,13 @@ def updates_of(stack_name: str, project_dir: Path) -> list[auditing.Update]:
     except (auto.StackNotFoundError, auto.CommandError):
         return []
     out = []
-    for h in history:
+    # history is newest first; a file backend may leave `version` unset: number by position
+    for i, h in enumerate(history):
         start = h.start_time if h.start_time.tzinfo else h.start_time.replace(tzinfo=UTC)
         end = h.end_time
         if end is not None and end.tzinfo is None:
             end = end.replace(tzinfo=UTC)
-        out.append(auditing.Update(stack_name, int(h.version or 0), h.kind, h.result, start, end))
+        out.append(auditing.Update(stack_name, int(h.version or len(history) - i), h.kind, h.result, start, end))
     return out
 
 

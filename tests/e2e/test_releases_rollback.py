@@ -100,6 +100,7 @@ def test_releases_and_rollback(
     }
     created: list[str] = []
     cli = ("--prefix", prefix, "--project-dir", str(project))
+    one_unit = ("--prefix", prefix)  # a unit rollback does not touch the stack
     try:
         stacks.init(
             "dev", {**common, "traderx:prefix": prefix, "traderx:namespace": namespaces["dev"]},
@@ -167,7 +168,7 @@ def test_releases_and_rollback(
         code, err, log = traderx(env, project, "rollback", "env", "prod", "--to", "R9", *cli)
         assert code == 6 and "R1" in err["error"] and "R2" in err["error"], log
         code, err, log = traderx(
-            env, project, "rollback", "unit", "prod", "trade-service", "--to", "999", *cli
+            env, project, "rollback", "unit", "prod", "trade-service", "--to", "999", *one_unit
         )
         assert code == 4 and "no revision '999'" in err["error"], log
         assert {s: u["HeadRevisionNum"] for s, u in units_of(hub, prod_space).items()} == before
@@ -199,7 +200,9 @@ def test_releases_and_rollback(
             for r in revs
             if (r.get("Revision") or r)["RevisionNum"] == head - 1
         )
-        code, one, log = traderx(env, project, "rollback", "unit", "prod", svc, "--to", "-1", *cli)
+        code, one, log = traderx(
+            env, project, "rollback", "unit", "prod", svc, "--to", "-1", *one_unit
+        )
         assert code == 0, log
         after = units_of(hub, prod_space)[svc]
         assert after["HeadRevisionNum"] == head + 1 == one["head"] == one["live"]

@@ -24,6 +24,10 @@ audit_app = typer.Typer(no_args_is_help=True, help="Audit timeline of a unit or 
 StackOpt = Annotated[str | None, typer.Option("--stack", help="Pulumi stack (default: ENV)")]
 DirOpt = Annotated[Path, typer.Option("--project-dir", help="the Pulumi project directory")]
 EnvArg = Annotated[str, typer.Argument(help="environment: staging or prod")]
+HistoryDirOpt = Annotated[
+    Path | None,
+    typer.Option("--project-dir", help="Pulumi project directory: join the stack's updates"),
+]
 TimeoutOpt = Annotated[float, typer.Option("--timeout", help="per-unit apply wait, seconds")]
 
 
@@ -37,14 +41,14 @@ def _prefix(prefix: str | None) -> str:
     return prefix
 
 
-def updates_of(stack_name: str, project_dir: Path) -> list[auditing.Update]:
-    """The stack's Pulumi updates (empty when there is no such stack here)."""
-    if not (project_dir / "Pulumi.yaml").is_file():
+def updates_of(stack_name: str, project_dir: Path | None) -> list[auditing.Update]:
+    """The stack's Pulumi updates (empty without --project-dir or when the stack is not there)."""
+    if project_dir is None or not (project_dir / "Pulumi.yaml").is_file():
         return []
     try:
         stack = auto.select_stack(stack_name=stack_name, work_dir=str(project_dir))
         history = stack.history()
-    except (auto.StackNotFoundError, auto.CommandError):
+    except (auto.StackNotFoundError, auto.CommandError, OSError):
         return []
     out = []
     # history is newest first; a file backend may leave `version` unset: number by position
@@ -53,7 +57,8 @@ def updates_of(stack_name: str, project_dir: Path) -> list[auditing.Update]:
         end = h.end_time
         if end is not None and end.tzinfo is None:
             end = end.replace(tzinfo=UTC)
-        out.append(auditing.Update(stack_name, int(h.version or len(history) - i), h.kind, h.result, start, end))
+        number = int(h.version or len(history) - i)
+        out.append(auditing.Update(stack_name, number, h.kind, h.result, start, end))
     return out
 
 
@@ -66,7 +71,7 @@ def release_list(
     env: EnvArg,
     prefix: PrefixOpt = None,
     stack: StackOpt = None,
-    project_dir: DirOpt = Path("."),
+    project_dir: HistoryDirOpt = None,
     url: UrlOpt = None,
     token: TokenOpt = None,
     as_json: JsonOpt = False,
@@ -218,7 +223,7 @@ def audit_unit(
     unit: Annotated[str, typer.Argument(help="unit slug")],
     prefix: PrefixOpt = None,
     stack: StackOpt = None,
-    project_dir: DirOpt = Path("."),
+    project_dir: HistoryDirOpt = None,
     url: UrlOpt = None,
     token: TokenOpt = None,
     as_json: JsonOpt = False,
@@ -244,7 +249,7 @@ def audit_env(
     env: EnvArg,
     prefix: PrefixOpt = None,
     stack: StackOpt = None,
-    project_dir: DirOpt = Path("."),
+    project_dir: HistoryDirOpt = None,
     url: UrlOpt = None,
     token: TokenOpt = None,
     as_json: JsonOpt = False,

@@ -73,14 +73,21 @@ point_at_server() {
   fi
 }
 
+# resources_in STACK: how many resources its state holds (the stack itself counts one).
+resources_in() {
+  p stack export -s "$1" | .venv/bin/python -c \
+    'import json, sys; print(len(json.load(sys.stdin)["deployment"].get("resources") or []))'
+}
+
 if [ "${1:-up}" = down ]; then
   say "tearing the demo down"
   for s in dev staging prod; do
     if p stack select "$s" 2>/dev/null; then point_at_server "$s"; fi
   done
-  if p stack select prod 2>/dev/null; then
+  if p stack select prod 2>/dev/null && [ "$(resources_in prod)" -gt 1 ]; then
     # prod's Spaces and Units are protected (traderx:protect); unprotect the way an operator
-    # would, then destroy downstream first.
+    # would, then destroy downstream first. (A prod never brought up has nothing to unprotect,
+    # and its `up` would fail on the unpinned images.)
     p config set traderx:protect false -s prod
     p up --yes --skip-preview -s prod
   fi

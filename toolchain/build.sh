@@ -221,13 +221,16 @@ build_confighub_sdk() {
   dir=$(new_wrapper "confighub-sdk-${CONFIGHUB_SDK_COMMIT:0:12}")
   cp -r "$src"/. "$dir/"
   chmod -R u+w "$dir"
-  rm -rf "$out" && mkdir -p "$out/bin"
+  rm -f "$out/.complete"
+  mkdir -p "$out/bin"
   for cmd in cub cub-worker; do
     log "  go build $cmd"
+    # built beside the target and renamed over it: a process running the old binary keeps it
     (cd "$dir" && GOFLAGS='' go build "${GO_BUILD_FLAGS[@]}" \
       -ldflags "-s -w -X main.BuildTag=$CONFIGHUB_SDK_COMMIT -X main.BuildDate=$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
-      -o "$out/bin/$cmd" "./cmd/$cmd")
-    [ "$(sdk_commit_of "$out/bin/$cmd")" = "$CONFIGHUB_SDK_COMMIT" ] || die "$out/bin/$cmd does not report commit $CONFIGHUB_SDK_COMMIT"
+      -o "$out/bin/.$cmd.new" "./cmd/$cmd")
+    [ "$(sdk_commit_of "$out/bin/.$cmd.new")" = "$CONFIGHUB_SDK_COMMIT" ] || die "the $cmd just built does not report commit $CONFIGHUB_SDK_COMMIT"
+    mv -f "$out/bin/.$cmd.new" "$out/bin/$cmd"
   done
   printf '%s\n' "$CONFIGHUB_SDK_COMMIT" >"$out/commit"
   finish "$out"

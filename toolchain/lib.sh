@@ -28,11 +28,18 @@ PULUMI_HOME_DIR="$TRADERX_CACHE/pulumi-home-$PULUMI_VERSION"
 CLUSTER_NAME="${TRADERX_CLUSTER_NAME:-traderx}"
 KWOK_WORKDIR="$TRADERX_CACHE/kwok-state"
 
-# The SDK commit a `cub` or `cub-worker` binary was built from: both print it in `version`
-# ("Commit: <sha>", set at build time with -X main.BuildTag=<sha>, as the SDK's own Makefile
-# and our build do). Prints nothing for a binary without it (e.g. a plain `go build`).
+# The SDK commit a `cub` or `cub-worker` binary was built from, as set at build time with
+# -ldflags "-X main.BuildTag=<sha>" (what the SDK's own Makefile and our build do). The worker
+# prints it in `cub-worker version` ("Commit: <sha>"); `cub version` needs a session, but with
+# CONFIGHUB_DEBUG=1 it prints "version: <sha>" first (run with an empty HOME, so no session is
+# found and nothing is contacted). Prints nothing for a binary without it (a plain `go build`).
 sdk_commit_of() {
-  "$1" version 2>/dev/null | sed -n 's/^[[:space:]]*Commit:[[:space:]]*\([0-9a-f]\{40\}\)[[:space:]]*$/\1/p' | head -n 1
+  local home out
+  home=$(mktemp -d)
+  out=$(HOME="$home" CONFIGHUB_DEBUG=1 "$1" version </dev/null 2>/dev/null || true)
+  rm -rf "$home"
+  sed -n -e 's/^[[:space:]]*Commit:[[:space:]]*\([0-9a-f]\{40\}\)[[:space:]]*$/\1/p' \
+    -e 's/.*Debug mode enabled\. version: \([0-9a-f]\{40\}\),.*/\1/p' <<<"$out" | head -n 1
 }
 
 # ambient_confighub_sdk: 0 when `cub` and `cub-worker` outside our cache are on PATH and both

@@ -19,7 +19,7 @@ from confighub_local.routes.common import (
     st_of,
     user_only,
 )
-from confighub_local.routes.units import public_unit
+from confighub_local.unit_views import public_unit
 from confighub_local.validation import check_uuid
 
 router = APIRouter()

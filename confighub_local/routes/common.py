@@ -67,3 +67,10 @@ class RawJSON(Response):
 
     def render(self, content: Any) -> bytes:
         return content.encode() if isinstance(content, str) else bytes(content)
+
+
+def unsupported(**params: str | None) -> None:
+    """A 400 naming any given spec parameter this server does not implement (never ignored)."""
+    given = sorted(name for name, value in params.items() if value)
+    if given:
+        raise ApiError(400, f"parameter(s) not supported by this server: {', '.join(given)}")

@@ -11,8 +11,7 @@ from confighub_local import service
 from confighub_local.errors import ApiError
 from confighub_local.functions import REGISTRY
 from confighub_local.functions.invoke import invoke, signatures
-from confighub_local.routes.common import JSON, flag, ok, st_of, user_only
-from confighub_local.routes.units import unsupported
+from confighub_local.routes.common import JSON, flag, ok, st_of, unsupported, user_only
 from confighub_local.validation import check_uuid
 
 router = APIRouter()

@@ -22,8 +22,8 @@ from confighub_local.routes.common import (
     st_of,
     user_only,
 )
-from confighub_local.routes.units import public_unit
 from confighub_local.status import unit_status
+from confighub_local.unit_views import public_unit
 from confighub_local.validation import check_uuid, decode_b64
 
 router = APIRouter()

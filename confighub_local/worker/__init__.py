@@ -1,1 +1,1 @@
-"""The Kubernetes bridge worker: the protocol client, the executor, the in-server supervisor."""
+"""`serve --kubeconfig`: the supervisor of ConfigHub's official bridge worker processes."""

@@ -140,7 +140,11 @@ def test_apply_refresh_destroy_with_wait(
     assert row[2] == "t" and row[3] == "Completed"
     assert _events(cub, "app")[0][:3] == ["Apply", "ApplyCompleted", "Completed"]
     shown = cub.ok("unit", "get", "--verbose", "app").out
-    assert "kind: Deployment" in shown and "Live Revision Num             1" in shown
+    assert "Live Revision Num             1" in shown
+    live = shown.split("Live State:", 1)
+    # the live objects, as the cluster has them (the API server labels the namespace)
+    state = live[1].split("Config Data:", 1)[0] if len(live) == 2 else ""
+    assert f"kubernetes.io/metadata.name: {ns}" in state and "kind: Deployment" in state, shown
 
     refreshed = cub.ok("unit", "refresh", "--wait", "app", timeout=240)
     assert "Successfully completed Refresh on unit app" in refreshed.out, refreshed.text

@@ -114,6 +114,12 @@ def test_units_from_yaml_files(cub: Cub, space: str, api: httpx.Client, tmp_path
     after = unit(api, space, "web")
     assert after["Labels"] == {"tier": "front", "owner": "team-a"}
     assert after["HeadRevisionNum"] == 1
+    # new data from a file (PUT of the whole unit): revision 2 equals the file
+    v2 = WEB.replace("replicas: 2", "replicas: 3")
+    cub.ok("unit", "update", "web", write(tmp_path, "web-v2.yaml", v2))
+    after = unit(api, space, "web")
+    assert after["HeadRevisionNum"] == 2 and base64.b64decode(after["Data"]).decode() == v2
+    assert after["Labels"] == {"tier": "front", "owner": "team-a"}
     cub.ok("unit", "delete", "ns")
     assert cub.ok("unit", "list").names() == ["web"]
 

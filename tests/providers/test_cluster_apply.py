@@ -1,8 +1,9 @@
-"""Units applied to the real local Kubernetes cluster by the local server's own bridge worker.
+"""Units applied to the real local Kubernetes cluster by ConfigHub's official bridge worker.
 
-The server runs with `--kubeconfig`, so the BridgeWorker created by the stack is served by the
-real Kubernetes worker (server-side apply). create -> objects exist in the cluster; a data
-change reaches the cluster; destroy removes them from the cluster and ConfigHub.
+The server runs with `--kubeconfig`, so the BridgeWorker created by the stack is served by an
+official `cub-worker` the server supervises (server-side apply, kstatus wait). create -> objects
+exist in the cluster; a data change reaches the cluster; destroy removes them from the cluster
+and ConfigHub.
 """
 
 from __future__ import annotations

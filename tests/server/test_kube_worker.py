@@ -8,6 +8,7 @@ environment the SDK reads, and `serve --kubeconfig` refusing to start without th
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -23,7 +24,7 @@ from kubernetes import config as kube_config
 
 from tests.server.helpers import new_space, new_target, new_unit, ok, slug
 from tests.support.server import ServerProcess
-from tests.support.toolchain import KubeCluster
+from tests.support.toolchain import KubeCluster, read_versions
 
 MANIFEST = """\
 apiVersion: v1
@@ -173,8 +174,17 @@ def test_unavailable_deployment_fails_naming_it(kube_server: ServerProcess) -> N
         events = ok(c.get(f"/space/{sid}/unit/{uid}/unit_event"))
         assert events[-1]["Result"] == "ApplyWaitFailed"
         assert ok(c.get(f"/space/{sid}/unit/{uid}"))["Unit"]["LiveRevisionNum"] == 0
-        gone = _finish(c, sid, uid, ok(c.post(f"/space/{sid}/unit/{uid}/destroy")))
-        assert gone["Status"] == "Completed", gone
+        # the same wait bounds the destroy (namespace termination takes longer than 8 s here):
+        # a Target's new Parameters reach the worker with the next operation
+        ok(
+            c.patch(
+                f"/space/{sid}/target/{target['TargetID']}",
+                json={"Parameters": '{"ReadyTimeoutSeconds": 90}'},
+                headers={"Content-Type": "application/merge-patch+json"},
+            )
+        )
+        gone = _finish(c, sid, uid, ok(c.post(f"/space/{sid}/unit/{uid}/destroy")), wait=120)
+        assert gone["Status"] == "Completed", gone["ErrorDetails"]
 
 
 @pytest.mark.cluster
@@ -305,3 +315,22 @@ def test_serve_kubeconfig_without_the_worker_binary_fails(tmp_path: Path) -> Non
     assert "exited with 2" in str(err.value)
     log = server.log_path.read_text()
     assert "cub-worker" in log and "make bootstrap" in log, log
+
+
+def test_official_binaries_report_the_pinned_commit(cub_worker: str) -> None:
+    """`make bootstrap` provides cub and cub-worker at CONFIGHUB_SDK_COMMIT, and says so the way
+    bootstrap tells an ambient install (toolchain/lib.sh: sdk_commit_of)."""
+    pinned = read_versions()["CONFIGHUB_SDK_COMMIT"]
+    lib = Path(__file__).resolve().parents[2] / "toolchain" / "lib.sh"
+    sibling = Path(cub_worker).with_name("cub")
+    cub = str(sibling) if sibling.is_file() else shutil.which("cub")
+    assert cub, "no `cub` beside cub-worker or on PATH: run `make bootstrap`"
+    for binary in (cub_worker, cub):
+        got = subprocess.run(
+            ["bash", "-c", f'source "{lib}" && sdk_commit_of "$1"', "-", binary],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        ).stdout.strip()
+        assert got == pinned, f"{binary} reports {got!r}, pinned is {pinned}"

@@ -8,7 +8,8 @@ One flow over dev, staging and prod, each step building on the last:
 2. declared fields are restored: a ConfigHub-side change of those replicas is reported by
    `preview --refresh` naming the field, and `up --refresh` restores it with one data write;
 3. a code change waits for promotion: an env var added to trade-service in the manifests code
-   changes only base and dev; staging and prod previews report no changes; promoting that dev
+   changes only base and dev; staging and prod previews and ups report no changes (0 writes);
+   promoting that dev
    revision carries it into staging, which keeps its own namespace, replicas and resources;
 4. promotion goes back: a lower pin yields the older content;
 5. a restore survives: a staging unit restored in ConfigHub survives `up --refresh -s staging`;
@@ -240,6 +241,7 @@ def test_confighub_holds_the_data(
         for e in ("staging", "prod"):
             mark = stacks.call_mark()
             stacks.run("preview", "--expect-no-changes", stack=e)
+            stacks.up(e, "--expect-no-changes")
             assert writes(stacks.calls_since(mark)) == {}, e
         staging_doc = ops.docs(space["staging"], unit["staging"])["Deployment"]
         assert CODE_ENV not in env_names(staging_doc)

@@ -64,6 +64,7 @@ def main() -> None:
         SlowCluster(tc.env) as cluster,
     ):
         work = Path(tmp)
+        (work / "hub").mkdir()
         server = ServerProcess(work / "hub", extra_args=["--kubeconfig", str(cluster.kubeconfig)])
         server.start()
         prefix = f"rb{secrets.token_hex(3)}"
@@ -113,9 +114,10 @@ def main() -> None:
             stacks.up("prod")
             stacks.run("config", "rm", "traderx:release", stack="prod")
             args = ("--prefix", prefix, "--project-dir", str(project))
+            # the whole prod first (R2 → R1: two units, one a JVM service), then one unit
+            env_s, whole = cli(env, project, "rollback", "env", "prod", "--to", "R1", *args)
             unit_s, unit = cli(env, project, "rollback", "unit", "prod", "trade-service",
                                "--to", "-1", "--prefix", prefix)  # fmt: skip
-            env_s, whole = cli(env, project, "rollback", "env", "prod", "--to", "R1", *args)
             figures = {
                 "readiness": "traderx",
                 "single_unit_rollback_s": round(unit_s, 1),

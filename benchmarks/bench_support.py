@@ -48,7 +48,7 @@ def rendered_units(settings: Settings) -> dict[str, str]:
 
 
 def rendered_base_units(settings: Settings) -> dict[str, str]:
-    ctx = base_context(settings)
+    ctx = base_context()  # base is the catalog's defaults, the same for every stack
     return {c: render_unit(ctx, c) for c in START_ORDER}
 
 

@@ -30,7 +30,7 @@ test-fast: ## tests that need neither the built toolchain nor a cluster
 	@bash toolchain/venv.sh >/dev/null && .venv/bin/python -m pytest -m "not engine and not cluster" -q
 
 lint: ## ruff and mypy
-	@bash toolchain/venv.sh >/dev/null && .venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/mypy components confighub_local policies preview_comment operator_cli
+	@bash toolchain/venv.sh >/dev/null && .venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/mypy components confighub_local policies preview_comment operator_cli benchmarks
 
 demo: ## local ConfigHub + local cluster + pulumi up of dev, staging and prod
 	@bash scripts/demo.sh

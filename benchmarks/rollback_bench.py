@@ -31,7 +31,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.deploy_bench import SlowCluster  # noqa: E402
+from benchmarks.deploy_bench import OwnCluster  # noqa: E402
 from tests.e2e.driver import Stacks, base_env, make_project  # noqa: E402
 from tests.support.server import ServerProcess  # noqa: E402
 from tests.support.toolchain import load_toolchain  # noqa: E402
@@ -55,13 +55,14 @@ def main() -> None:
     tc = load_toolchain()
     if isinstance(tc, str):
         raise SystemExit(tc)
-    # its own slow cluster, never the shared `traderx` one (SlowCluster reads this name)
-    os.environ["TRADERX_BENCH_SLOW_CLUSTER"] = os.environ.get(
+    # its own cluster with TraderX-like readiness, never the shared `traderx` one (OwnCluster
+    # reads this name)
+    os.environ["TRADERX_BENCH_TRADERX_CLUSTER"] = os.environ.get(
         "TRADERX_BENCH_ROLLBACK_CLUSTER", "traderx-rollback-bench"
     )
     with (
         tempfile.TemporaryDirectory(prefix="rollback-bench-") as tmp,
-        SlowCluster(tc.env) as cluster,
+        OwnCluster(tc.env, "traderx") as cluster,
     ):
         work = Path(tmp)
         (work / "hub").mkdir()

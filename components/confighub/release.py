@@ -156,7 +156,23 @@ class ReleaseProvider(ResourceProvider):
         return out
 
     def create(self, props: dict[str, Any]) -> CreateResult:
-        out = self._record(props, {})
+        # Idempotent create: a release record already in the space whose pins are the declared
+        # ones (the state was lost, or the space was restored from a backup with new IDs) is
+        # adopted, not recorded a second time under the next default name.
+        pins = _pins(props.get("pins"))
+        found = list_releases(get_client(), str(props["space_id"])) if pins else []
+        latest = found[-1] if found else None
+        if (
+            latest is not None
+            and latest.pins == pins
+            and props.get("name") in (None, "", latest.name)
+        ):
+            out = self._record(props, pins)
+            out.update(
+                release=latest.name, change_set_id=latest.change_set_id, tag_id=latest.tag_id
+            )
+        else:
+            out = self._record(props, {})
         return CreateResult(f"release-{props['space_id']}", out)
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:

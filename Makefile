@@ -44,3 +44,4 @@ bench: ## benchmarks (print figures/JSON): local server, hostile input, deploy s
 	@bash toolchain/bootstrap.sh && source toolchain/env.sh && .venv/bin/python benchmarks/deploy_bench.py $(BENCH_ARGS)
 	@bash toolchain/cluster.sh up >/dev/null && source toolchain/env.sh && .venv/bin/python benchmarks/restore_bench.py
 	@source toolchain/env.sh && .venv/bin/python benchmarks/rollout_bench.py
+	@source toolchain/env.sh && .venv/bin/python benchmarks/rollback_bench.py

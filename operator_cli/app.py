@@ -575,6 +575,18 @@ def drift_watch(
             time.sleep(interval)
 
 
+def _register_releases() -> None:
+    """Release, rollback and audit commands (issue #13) live in operator_cli/releases.py."""
+    from operator_cli import releases
+
+    app.add_typer(releases.release_app, name="release")
+    app.add_typer(releases.rollback_app, name="rollback")
+    app.add_typer(releases.audit_app, name="audit")
+
+
+_register_releases()
+
+
 def main() -> None:
     app()
 

@@ -10,6 +10,7 @@ from . import (
     network,
     probes,
     promotion,
+    releases,
     replicas,
     resources,
     rollout,
@@ -34,6 +35,7 @@ def build_policies() -> list[Policy]:
         secret_env,
         network,
         promotion,
+        releases,
         deletion,
         rollout,
     )

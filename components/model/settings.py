@@ -85,6 +85,19 @@ class IngressConfig(_Strict):
     cluster_issuer: str | None = Field(None, alias="clusterIssuer")
 
 
+class ReleaseConfig(_Strict):
+    """How the next promotion is recorded as a release (issue #13; `components/stack/release.py`).
+
+    `name`: the release's name (a slug; default `<env>-<yyyymmdd>-<n>`); `description`; `source`:
+    the release it takes its content from (an upstream release for a promotion, one of this
+    environment's own for a rollback), which the prod gate requires.
+    """
+
+    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")] | None = None
+    description: str = ""
+    source: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")] | None = None
+
+
 class ConfighubConfig(_Strict):
     """Where the ConfigHub API is and how to authenticate (token never printed)."""
 
@@ -108,6 +121,7 @@ class Settings(_Strict):
     services: dict[ServiceName, ServiceConfig] = {}
     ingress: IngressConfig = IngressConfig()  # type: ignore[call-arg]
     promote: dict[ComponentName, Annotated[int, Field(ge=1)]] = {}
+    release: ReleaseConfig = ReleaseConfig()
     apply_timeout_seconds: Annotated[int, Field(ge=10, le=3600)] = Field(
         300, alias="applyTimeoutSeconds"
     )
@@ -189,6 +203,7 @@ TRADERX_KEYS: tuple[str, ...] = (
     "services",
     "ingress",
     "promote",
+    "release",
     "applyTimeoutSeconds",
     "databaseUser",
     "databasePassword",

@@ -23,6 +23,7 @@ from components.stack.environment import (
     TraderXEnvironment,
     Upstream,
 )
+from components.stack.release import declare_release
 
 DEFAULT_DEV_DB_PASSWORD = "sa"  # the images' public default; prod must set its own secret
 
@@ -107,6 +108,11 @@ def build(settings: Settings, prefix_configured: bool = False) -> dict[str, Any]
         ),
         k8s_provider=provider,
     )
+    if settings.upstream_environment is not None:  # every promotion is a release (#13)
+        release = declare_release(
+            settings, env.space.space_id, ref.get_output("envSpaceId"), env.units
+        )
+        outputs["release"] = release.release
     outputs["prefix"] = prefix
     outputs["spaceIds"] = {**outputs["spaceIds"], settings.environment: env.space.space_id}
     outputs["envSpaceId"] = env.space.space_id

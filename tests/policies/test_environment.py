@@ -77,7 +77,7 @@ def test_plain_unwraps_the_sdk_proxy() -> None:
 def test_pack_has_unique_names_with_descriptions() -> None:
     policies = build_policies()
     names = [p.name for p in policies]
-    assert len(names) == len(set(names)) == 12
+    assert len(names) == len(set(names)) == 13
     assert all(p.description and p.config_schema for p in policies)
     assert all("environment" in p.config_schema.properties for p in policies if p.config_schema)
 

@@ -29,6 +29,7 @@ ID_OUTPUT = {
     "BridgeWorker": "worker_id",
     "Target": "target_id",
     "UpstreamRevision": "revision_id",
+    "Release": "release",
 }
 
 

@@ -1,0 +1,256 @@
+"""Rollback (issue #13): an environment to one of its releases, or one unit to a revision.
+
+Both restore in ConfigHub (`PATCH ?restore=Tag:<id>|<n>|Before:HeadRevisionNum`), so the result
+is a new head revision equal to the old one (history is never rewritten), then apply and wait
+for the worker's health-gated result. An environment rollback applies in start order (tier by
+tier) and then makes the stack agree: it writes the release's pins and services config into the
+stack and runs `pulumi up` (Automation API), which records the rollback as a release and leaves
+nothing for the next `up` to change. Every check happens before the first write.
+"""
+
+from __future__ import annotations
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from components.confighub.client import SPACE, ConfigHubClient
+from components.confighub.errors import ApiError, OperationFailedError
+from components.confighub.operations import wait_for
+from components.confighub.releases import Release, list_releases
+from components.model.layout import space_slug
+from operator_cli.output import CliError, Exit, Step
+
+
+@dataclass(frozen=True)
+class Environment:
+    """An environment's space and its units (raw wire objects), in start order."""
+
+    name: str
+    space_id: str
+    units: list[dict[str, Any]]
+
+    def unit(self, slug: str) -> dict[str, Any]:
+        for unit in self.units:
+            if unit.get("Slug") == slug:
+                return unit
+        raise CliError(
+            Exit.NOT_FOUND,
+            f"{self.name} has no unit {slug!r} (units: {', '.join(u['Slug'] for u in self.units)})",
+            f"traderx audit env {self.name} --prefix <prefix>   # lists its units",
+        )
+
+
+def _rank(unit: dict[str, Any]) -> tuple[int, int, str]:
+    labels = unit.get("Labels") or {}
+
+    def num(key: str) -> int:
+        value = str(labels.get(key, ""))
+        return int(value) if value.isdigit() else 1_000
+
+    return num("tier"), num("order"), str(unit.get("Slug"))
+
+
+def environment(client: ConfigHubClient, prefix: str, env: str) -> Environment:
+    if env not in ("dev", "staging", "prod"):
+        raise CliError(Exit.USAGE, f"unknown environment {env!r}", "use dev, staging or prod")
+    slug = space_slug(prefix, env)  # type: ignore[arg-type]
+    space = client.find_by_slug(SPACE, None, slug)
+    if space is None:
+        raise CliError(
+            Exit.NOT_FOUND,
+            f"ConfigHub has no space {slug!r} (environment {env} of prefix {prefix})",
+            "pulumi stack output prefix -s dev   # the prefix; then pulumi up -s <env>",
+        )
+    listed = client.request("GET", f"/space/{space.id}/unit") or []
+    units = sorted((item.get("Unit", item) for item in listed), key=_rank)
+    return Environment(env, space.id, units)
+
+
+def release_named(client: ConfigHubClient, env: Environment, name: str) -> Release:
+    releases = list_releases(client, env.space_id)
+    for release in releases:
+        if release.name == name:
+            return release
+    names = ", ".join(r.name for r in releases) or "none yet"
+    raise CliError(
+        Exit.NOT_FOUND,
+        f"{env.name} has no release {name!r} (releases: {names})",
+        f"traderx release list {env.name} --prefix <prefix>",
+    )
+
+
+def revisions(client: ConfigHubClient, space_id: str, unit_id: str) -> list[dict[str, Any]]:
+    body = client.request("GET", f"/space/{space_id}/unit/{unit_id}/revision") or []
+    revs = [item.get("Revision", item) for item in body]
+    return sorted(revs, key=lambda r: int(r.get("RevisionNum") or 0))
+
+
+def restore(client: ConfigHubClient, space_id: str, unit_id: str, ref: str) -> dict[str, Any]:
+    """One ConfigHub restore: a new head revision equal to the referenced one."""
+    body = client.request(
+        "PATCH",
+        f"/space/{space_id}/unit/{unit_id}",
+        params={"restore": ref},
+        content=b"null",
+        content_type="application/merge-patch+json",
+    )
+    unit: dict[str, Any] = body.get("Unit", body)
+    return unit
+
+
+def apply_in_order(
+    client: ConfigHubClient,
+    env: Environment,
+    slugs: list[str],
+    step: Step,
+    *,
+    timeout: float,
+) -> list[str]:
+    """Apply the named units tier by tier (start order), each waiting for the health gate."""
+    chosen = [u for u in env.units if u.get("Slug") in slugs and u.get("TargetID")]
+    tiers: dict[int, list[dict[str, Any]]] = {}
+    for unit in chosen:
+        tiers.setdefault(_rank(unit)[0], []).append(unit)
+    applied: list[str] = []
+
+    def one(unit: dict[str, Any]) -> str:
+        what = f"apply of unit {env.name}/{unit['Slug']}"
+        op = client.apply_unit(env.space_id, unit["UnitID"])
+        wait_for(client, env.space_id, unit["UnitID"], op, what=what, timeout=timeout)
+        return str(unit["Slug"])
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        for _, members in sorted(tiers.items()):
+            try:
+                for slug in pool.map(one, members):
+                    applied.append(slug)
+                    step.advance(slug)
+            except OperationFailedError as exc:
+                raise CliError(
+                    Exit.FAILED,
+                    str(exc),
+                    f"fix the cause (kubectl describe deployment), then run the rollback again; "
+                    f"applied so far: {applied}",
+                ) from exc
+    return applied
+
+
+@dataclass(frozen=True)
+class UnitPlan:
+    slug: str
+    unit_id: str
+    head: int
+    target: int
+    ref: str
+
+
+def plan_environment(client: ConfigHubClient, env: Environment, release: Release) -> list[UnitPlan]:
+    """What an environment rollback restores: units whose data differs from the release's
+    tagged revision. Refuses (nothing written) when a unit or its tagged revision is missing."""
+    plans: list[UnitPlan] = []
+    problems: list[str] = []
+    for slug, num in sorted(release.units.items()):
+        unit = next((u for u in env.units if u.get("Slug") == slug), None)
+        if unit is None:
+            problems.append(f"unit {slug!r} of the release no longer exists")
+            continue
+        revs = {int(r["RevisionNum"]): r for r in revisions(client, env.space_id, unit["UnitID"])}
+        tagged = revs.get(num)
+        if tagged is None or release.tag_id not in (tagged.get("Tags") or {}):
+            problems.append(f"unit {slug!r} has no revision {num} tagged {release.name!r}")
+            continue
+        if tagged.get("DataHash") != unit.get("DataHash"):
+            head = int(unit.get("HeadRevisionNum") or 0)
+            plans.append(UnitPlan(slug, unit["UnitID"], head, num, f"Tag:{release.tag_id}"))
+    if problems:
+        raise CliError(
+            Exit.BAD_INPUT,
+            f"cannot roll {env.name} back to {release.name}: " + "; ".join(problems),
+            "nothing was changed; roll back to another release (traderx release list)",
+        )
+    return plans
+
+
+def unit_ref(
+    client: ConfigHubClient, env: Environment, unit: dict[str, Any], to: str
+) -> tuple[str, int]:
+    """The restore reference and revision number for `--to` (-1, a number, a release name)."""
+    revs = revisions(client, env.space_id, unit["UnitID"])
+    nums = [int(r["RevisionNum"]) for r in revs]
+    head = int(unit.get("HeadRevisionNum") or 0)
+    slug = unit["Slug"]
+    if to.lstrip("-").isdigit():
+        value = int(to)
+        num = head + value if value < 0 else value
+        if num not in nums or num == head:
+            raise CliError(
+                Exit.BAD_INPUT,
+                f"unit {env.name}/{slug} has no revision {to!r} to roll back to "
+                f"(revisions 1..{head}, head {head})",
+                f"traderx audit unit {env.name} {slug} --prefix <prefix>   # its history",
+            )
+        ref = "Before:HeadRevisionNum" if value == -1 else str(num)
+        return ref, num
+    release = release_named(client, env, to)
+    for rev in reversed(revs):
+        if release.tag_id in (rev.get("Tags") or {}):
+            return f"Tag:{release.tag_id}", int(rev["RevisionNum"])
+    raise CliError(
+        Exit.BAD_INPUT,
+        f"unit {env.name}/{slug} has no revision tagged {to!r}",
+        f"traderx release list {env.name} --prefix <prefix>",
+    )
+
+
+def rollback_unit(
+    client: ConfigHubClient, env: Environment, slug: str, to: str, step: Step, *, timeout: float
+) -> dict[str, Any]:
+    unit = env.unit(slug)
+    ref, num = unit_ref(client, env, unit, to)
+    before = int(unit.get("HeadRevisionNum") or 0)
+    step.total(2)
+    after = restore(client, env.space_id, unit["UnitID"], ref)
+    step.advance(f"restored {slug} to revision {num}")
+    if after.get("TargetID"):
+        fresh = Environment(env.name, env.space_id, [after])
+        apply_in_order(client, fresh, [slug], step, timeout=timeout)
+    live = client.get_unit(env.space_id, unit["UnitID"])
+    return {
+        "environment": env.name,
+        "unit": slug,
+        "restoredRevision": num,
+        "previousHead": before,
+        "head": live.head_revision_num,
+        "live": live.live_revision_num,
+    }
+
+
+def config_for(release: Release) -> dict[str, str]:
+    """The release's pins and services as `config set --path` leaves (Automation API)."""
+    out: dict[str, str] = {}
+    for comp, pin in release.pins.items():
+        out[f'traderx:promote["{comp}"]'] = str(pin)
+
+    def leaves(prefix: str, value: Any) -> None:
+        if isinstance(value, dict):
+            for k, v in value.items():
+                leaves(f'{prefix}["{k}"]', v)
+        else:
+            out[prefix] = json.dumps(value) if not isinstance(value, str) else value
+
+    for svc, cfg in release.services.items():
+        leaves(f'traderx:services["{svc}"]', cfg)
+    return out
+
+
+def safe_restore(client: ConfigHubClient, env: Environment, plan: UnitPlan) -> dict[str, Any]:
+    try:
+        return restore(client, env.space_id, plan.unit_id, plan.ref)
+    except ApiError as exc:
+        raise CliError(
+            Exit.FAILED,
+            f"restore of unit {env.name}/{plan.slug} to revision {plan.target} failed: {exc}",
+            "run the rollback again: units already restored are skipped",
+        ) from exc

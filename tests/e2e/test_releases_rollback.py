@@ -1,0 +1,242 @@
+"""Releases and rollback (issue #13), end to end: real engine, local server, local cluster.
+
+One deployment of dev, staging and prod, shared by every assertion:
+1. prod's first up with pins is release R1; two services (trade-service, reference-data) get a
+   new image in dev, are promoted to staging (a staging release) and then to prod as R2, whose
+   source is that staging release;
+2. `traderx release list prod` shows R1 and R2 (who, units@revision, the Pulumi update);
+3. bad input changes nothing: an unknown release (exit 6, naming R1 and R2), an unknown
+   revision (exit 4);
+4. `traderx rollback env prod --to R1`: every unit's data equals R1's tagged revision, the
+   Deployments run R1's images, and `pulumi preview --expect-no-changes -s prod` passes;
+5. `traderx rollback unit prod trade-service --to -1`: a new head equal to the previous one,
+   applied and available;
+6. `traderx audit unit prod trade-service --json` shows R1, R2 and the rollback with who/when;
+then the three stacks are destroyed.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e.driver import ROOT, PulumiError, Stacks, base_env, make_project
+from tests.e2e.test_three_environments import (
+    apps,
+    hub,
+    spaces_with_prefix,
+    wait_namespaces_gone,
+)
+from tests.support.server import ServerProcess
+
+pytestmark = [pytest.mark.engine, pytest.mark.cluster, pytest.mark.slow]
+__all__ = ["hub"]
+
+ENVS = ("dev", "staging", "prod")
+MOVED = ("trade-service", "reference-data")
+NEW_TAG = "1.1.0"
+
+
+def traderx(env: dict[str, str], project: Path, *args: str) -> tuple[int, Any, str]:
+    """Run the operator CLI with --json: (exit code, parsed stdout, stderr)."""
+    proc = subprocess.run(
+        [str(ROOT / ".venv" / "bin" / "traderx"), *args, "--json"],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    try:
+        data = json.loads(proc.stdout) if proc.stdout.strip() else None
+    except ValueError:
+        data = None
+    return proc.returncode, data, proc.stdout[-3000:] + proc.stderr[-3000:]
+
+
+def get(server: ServerProcess, path: str, **params: str) -> Any:
+    with server.client() as c:
+        resp = c.get(path, params=params or None)
+        resp.raise_for_status()
+        return resp.json()
+
+
+def units_of(server: ServerProcess, space_id: str) -> dict[str, dict[str, Any]]:
+    return {
+        (i.get("Unit") or i)["Slug"]: (i.get("Unit") or i)
+        for i in get(server, f"/space/{space_id}/unit")
+    }
+
+
+def tagged_hash(server: ServerProcess, space_id: str, unit_id: str, tag_id: str) -> str:
+    revs = [
+        (r.get("Revision") or r) for r in get(server, f"/space/{space_id}/unit/{unit_id}/revision")
+    ]
+    hit = [r for r in revs if tag_id in (r.get("Tags") or {})]
+    assert hit, f"unit {unit_id} has no revision tagged {tag_id}"
+    return str(max(hit, key=lambda r: r["RevisionNum"])["DataHash"])
+
+
+def test_releases_and_rollback(
+    toolchain: Any, kube_cluster: Any, hub: ServerProcess, pulumi_backend: str, tmp_path: Path
+) -> None:
+    prefix = f"rel{secrets.token_hex(3)}"
+    namespaces = {e: f"{prefix}-{e}" for e in ENVS}
+    project = make_project(tmp_path)
+    env = base_env(toolchain.env, pulumi_backend, hub.url, hub.token, str(kube_cluster.kubeconfig))
+    stacks = Stacks(project, env, tmp_path / "calls.jsonl")
+    appsv1, core, api = apps(kube_cluster.kubeconfig)
+    common = {
+        "confighub:url": hub.url,
+        "traderx:kubeconfig": str(kube_cluster.kubeconfig),
+        "traderx:kubeContext": kube_cluster.context,
+        "traderx:applyTimeoutSeconds": 240,
+    }
+    created: list[str] = []
+    cli = ("--prefix", prefix, "--project-dir", str(project))
+    one_unit = ("--prefix", prefix)  # a unit rollback does not touch the stack
+    try:
+        stacks.init(
+            "dev", {**common, "traderx:prefix": prefix, "traderx:namespace": namespaces["dev"]},
+            {"confighub:token": hub.token},
+        )  # fmt: skip
+        created.append("dev")
+        stacks.up("dev")
+        stacks.init(
+            "staging", {**common, "traderx:namespace": namespaces["staging"]},
+            {"confighub:token": hub.token},
+        )  # fmt: skip
+        created.append("staging")
+        stacks.up("staging")
+        r1_pins = stacks.outputs("staging")["unitRevisions"]
+        stacks.init(
+            "prod",
+            {
+                **common,
+                "traderx:namespace": namespaces["prod"],
+                "traderx:promote": r1_pins,
+                "traderx:release": {"name": "R1", "description": "first prod release"},
+            },
+            {"confighub:token": hub.token, "traderx:databasePassword": secrets.token_hex(8)},
+        )
+        created.append("prod")
+        stacks.up("prod")
+        assert stacks.outputs("prod")["release"] == "R1"
+        prod_space = stacks.outputs("prod")["envSpaceId"]
+        r1_images = stacks.outputs("prod")["images"]
+
+        # --- 1. two services move: dev → staging (a staging release) → prod as R2 -----------
+        for svc in MOVED:
+            stacks.set("dev", f'traderx:services["{svc}"]["image"]["tag"]', NEW_TAG)
+        stacks.up("dev")
+        dev_revs = stacks.outputs("dev")["unitRevisions"]
+        for svc in MOVED:
+            stacks.set("staging", f'traderx:promote["{svc}"]', dev_revs[svc])
+        stacks.up("staging")
+        staging_release = stacks.outputs("staging")["release"]
+        assert staging_release.startswith("staging-")
+        staging_revs = stacks.outputs("staging")["unitRevisions"]
+        for svc in MOVED:
+            stacks.set("prod", f'traderx:promote["{svc}"]', staging_revs[svc])
+        stacks.set("prod", "traderx:release", {"name": "R2", "source": staging_release})
+        stacks.up("prod")
+        assert stacks.outputs("prod")["release"] == "R2"
+        for svc in MOVED:
+            assert stacks.outputs("prod")["images"][svc].endswith(f":{NEW_TAG}")
+            live: Any = appsv1.read_namespaced_deployment(svc, namespaces["prod"])
+            assert live.spec.template.spec.containers[0].image.endswith(f":{NEW_TAG}")
+        stacks.run("config", "rm", "traderx:release", stack="prod")
+
+        # --- 2. releases are listed ----------------------------------------------------------
+        code, listed, log = traderx(env, project, "release", "list", "prod", *cli)
+        assert code == 0, log
+        releases = {r["name"]: r for r in listed["releases"]}
+        assert list(releases) == ["R1", "R2"], log
+        assert sorted(releases["R2"]["promoted"]) == sorted(MOVED)
+        assert releases["R2"]["source"] == staging_release and releases["R2"]["who"]
+        assert releases["R1"]["pulumiUpdate"] and releases["R2"]["pulumiUpdate"]
+        assert releases["R2"]["pulumiUpdate"] > releases["R1"]["pulumiUpdate"]
+
+        # --- 3. bad input fails before anything changes --------------------------------------
+        before = {s: u["HeadRevisionNum"] for s, u in units_of(hub, prod_space).items()}
+        code, err, log = traderx(env, project, "rollback", "env", "prod", "--to", "R9", *cli)
+        assert code == 6 and "R1" in err["error"] and "R2" in err["error"], log
+        code, err, log = traderx(
+            env, project, "rollback", "unit", "prod", "trade-service", "--to", "999", *one_unit
+        )
+        assert code == 4 and "no revision '999'" in err["error"], log
+        assert {s: u["HeadRevisionNum"] for s, u in units_of(hub, prod_space).items()} == before
+
+        # --- 4. roll prod back to R1 in one operation ----------------------------------------
+        code, report, log = traderx(env, project, "rollback", "env", "prod", "--to", "R1", *cli)
+        assert code == 0, log
+        assert sorted(report["restored"]) == sorted(MOVED), report
+        units = units_of(hub, prod_space)
+        for slug, unit in units.items():
+            assert unit["DataHash"] == tagged_hash(
+                hub, prod_space, unit["UnitID"], releases["R1"]["tagId"]
+            ), slug
+            assert unit["LiveRevisionNum"] == unit["HeadRevisionNum"], slug
+        for svc in MOVED:
+            assert units[svc]["HeadRevisionNum"] == before[svc] + 1  # a new head, not a rewrite
+            live = appsv1.read_namespaced_deployment(svc, namespaces["prod"])
+            assert live.spec.template.spec.containers[0].image == r1_images[svc]
+            assert live.status.available_replicas == live.spec.replicas
+        assert report["recordedAs"] and report["recordedAs"] not in ("R1", "R2")
+        stacks.run("preview", "--expect-no-changes", stack="prod")  # the rollback holds
+
+        # --- 5. one unit back to -1 ----------------------------------------------------------
+        svc = "trade-service"
+        head = units[svc]["HeadRevisionNum"]
+        revs = get(hub, f"/space/{prod_space}/unit/{units[svc]['UnitID']}/revision")
+        previous = next(
+            (r.get("Revision") or r)
+            for r in revs
+            if (r.get("Revision") or r)["RevisionNum"] == head - 1
+        )
+        code, one, log = traderx(
+            env, project, "rollback", "unit", "prod", svc, "--to", "-1", *one_unit
+        )
+        assert code == 0, log
+        after = units_of(hub, prod_space)[svc]
+        assert after["HeadRevisionNum"] == head + 1 == one["head"] == one["live"]
+        assert after["DataHash"] == previous["DataHash"]
+        live = appsv1.read_namespaced_deployment(svc, namespaces["prod"])
+        assert live.status.available_replicas == live.spec.replicas
+        assert live.spec.template.spec.containers[0].image.endswith(f":{NEW_TAG}")
+
+        # --- 6. the audit timeline shows R1, R2 and the rollback, with who and when ----------
+        code, audit, log = traderx(env, project, "audit", "unit", "prod", svc, *cli)
+        assert code == 0, log
+        events = audit["events"]
+        named = [e["release"] for e in events if e["event"] == "release"]
+        assert named[:2] == ["R1", "R2"] and report["recordedAs"] in named, named
+        assert all(e["when"] for e in events)
+        kinds = {e["release"]: e["kind"] for e in events if e["event"] == "release"}
+        assert kinds[report["recordedAs"]] == "rollback"
+        sources = [e.get("source") for e in events if e["event"] == "revision"]
+        assert sources.count("Restore") >= 2  # the environment rollback and the unit rollback
+        assert any(e["event"] == "apply" and e.get("result") for e in events)
+        assert any(e.get("pulumiUpdate") for e in events if e["event"] == "revision")
+        print("rollback report:", json.dumps(report["seconds"]), "unit:", one["seconds"])
+    finally:
+        errors = []
+        for e in reversed(created):
+            try:
+                if e == "prod":
+                    stacks.unprotect(e)
+                stacks.destroy(e)
+            except PulumiError as exc:
+                errors.append(str(exc))
+        left_spaces = spaces_with_prefix(hub, prefix)
+        left_ns = wait_namespaces_gone(core, list(namespaces.values()))
+        api.close()
+        print("e2e timings (s):", {k: round(v, 1) for k, v in stacks.timings.items()})
+    assert errors == [], errors[0][:3000] if errors else ""
+    assert left_spaces == [] and left_ns == []

@@ -29,7 +29,7 @@ from operator_cli.output import CliError, Exit, Output, Step, table
 app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
-    help="Operate TraderX on ConfigHub: backups and restore, DR runbook, cost, drift, rollouts.",
+    help="Operate TraderX on ConfigHub: releases, rollback, audit, rollouts, drift, DR, cost.",
 )
 backup_app = typer.Typer(no_args_is_help=True, help="Back up a project's ConfigHub spaces.")
 dr_app = typer.Typer(no_args_is_help=True, help="The design's disaster-recovery runbook.")

@@ -18,41 +18,9 @@ from kubernetes import config as kube_config
 
 from tests.conformance.conftest import Cub
 from tests.conformance.test_cub_flow import entity, unit, write
+from tests.server.helpers import WEB_APP as APP
 from tests.support.server import ServerProcess
 from tests.support.toolchain import KubeCluster
-
-APP = """\
-apiVersion: v1
-kind: Namespace
-metadata:
-  name: {ns}
----
-apiVersion: v1
-kind: ConfigMap
-metadata:
-  name: settings
-  namespace: {ns}
-data:
-  LOG_LEVEL: info
----
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: web
-  namespace: {ns}
-spec:
-  replicas: 2
-  selector:
-    matchLabels: {{app: web}}
-  template:
-    metadata:
-      labels: {{app: web}}
-    spec:
-      {extra}
-      containers:
-        - name: web
-          image: nginx:1.27
-"""
 
 STUCK = """\
 apiVersion: apps/v1

@@ -56,3 +56,39 @@ def new_target(
     }
     target: dict[str, Any] = ok(client.post(f"/space/{space_id}/target", json=body))
     return target
+
+
+# A namespace, a ConfigMap and a 2-replica Deployment `web` (`{extra}` goes into the pod spec):
+# what the worker tests and the cub conformance suite apply to the cluster.
+WEB_APP = """\
+apiVersion: v1
+kind: Namespace
+metadata:
+  name: {ns}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: settings
+  namespace: {ns}
+data:
+  LOG_LEVEL: info
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  namespace: {ns}
+spec:
+  replicas: 2
+  selector:
+    matchLabels: {{app: web}}
+  template:
+    metadata:
+      labels: {{app: web}}
+    spec:
+      {extra}
+      containers:
+      - name: web
+        image: nginx:1.27
+"""

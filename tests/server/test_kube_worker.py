@@ -22,42 +22,10 @@ import pytest
 from kubernetes import client as kube_client
 from kubernetes import config as kube_config
 
+from tests.server.helpers import WEB_APP as MANIFEST
 from tests.server.helpers import new_space, new_target, new_unit, ok, slug
 from tests.support.server import ServerProcess
 from tests.support.toolchain import KubeCluster, read_versions
-
-MANIFEST = """\
-apiVersion: v1
-kind: Namespace
-metadata:
-  name: {ns}
----
-apiVersion: v1
-kind: ConfigMap
-metadata:
-  name: settings
-  namespace: {ns}
-data:
-  LOG_LEVEL: info
----
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: web
-  namespace: {ns}
-spec:
-  replicas: 2
-  selector:
-    matchLabels: {{app: web}}
-  template:
-    metadata:
-      labels: {{app: web}}
-    spec:
-      {extra}
-      containers:
-      - name: web
-        image: nginx:1.27
-"""
 
 
 @pytest.fixture(scope="module")

@@ -36,7 +36,10 @@ _traderx_env() {
   fi
   export PULUMI_SKIP_UPDATE_CHECK=true
   export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
-  export PULUMI_BACKEND_URL="${PULUMI_BACKEND_URL:-file://$REPO_ROOT/.state/pulumi}"
+  # metadata=skip: fileblob writes no `.attrs` sidecar. The sidecar is rewritten in place (truncate,
+  # then write) while the checkpoint itself is replaced by an atomic rename, so a killed `pulumi up`
+  # could leave an empty sidecar and every later command failing with "failed to load checkpoint: EOF".
+  export PULUMI_BACKEND_URL="${PULUMI_BACKEND_URL:-file://$REPO_ROOT/.state/pulumi?metadata=skip}"
   if [ -z "${PULUMI_CONFIG_PASSPHRASE:-}" ] && [ -z "${PULUMI_CONFIG_PASSPHRASE_FILE:-}" ]; then
     # A per-machine random passphrase for the local file backend, kept outside the repo.
     local pf="$TRADERX_CACHE/local-passphrase"

@@ -149,10 +149,10 @@ def kube_cluster() -> KubeCluster:
 
 @pytest.fixture
 def pulumi_backend(tmp_path: Path) -> str:
-    """A fresh file backend for one test."""
+    """A fresh file backend for one test (``metadata=skip``, crash-safe: see toolchain/env.sh)."""
     state = tmp_path / "pulumi-state"
     state.mkdir()
-    return f"file://{state}"
+    return f"file://{state}?metadata=skip"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

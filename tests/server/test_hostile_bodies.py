@@ -31,23 +31,6 @@ MIB = 1024 * 1024
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[ServerProcess]:
-    with own_server() as srv:
-        yield srv
-
-
-@pytest.fixture(scope="module")
-def client(server: ServerProcess) -> Iterator[httpx.Client]:
-    with server.client(timeout=20.0) as c:
-        yield c
-
-
-@pytest.fixture(scope="module")
-def hostile(server: ServerProcess, client: httpx.Client) -> Hostile:
-    return Hostile(server, client)
-
-
-@pytest.fixture(scope="module")
 def space(client: httpx.Client) -> dict[str, Any]:
     return new_space(client, "body")
 

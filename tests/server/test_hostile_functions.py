@@ -4,7 +4,6 @@ none is slow, and a refused invocation writes nothing."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -13,8 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.server.helpers import new_space, new_unit, ok
-from tests.server.hostile import Hostile, examples, own_server
-from tests.support.server import ServerProcess
+from tests.server.hostile import Hostile, examples
 
 DEPLOYMENT = """apiVersion: apps/v1
 kind: Deployment
@@ -47,23 +45,6 @@ FUNCTIONS = [
     "set-container-resources",
     "vet-placeholders",
 ]
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[ServerProcess]:
-    with own_server() as srv:
-        yield srv
-
-
-@pytest.fixture(scope="module")
-def client(server: ServerProcess) -> Iterator[httpx.Client]:
-    with server.client(timeout=20.0) as c:
-        yield c
-
-
-@pytest.fixture(scope="module")
-def hostile(server: ServerProcess, client: httpx.Client) -> Hostile:
-    return Hostile(server, client)
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,6 @@ hypothesis run throws generated expressions at the server under the shared harne
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -21,27 +20,9 @@ from tests.server.hostile import (
     examples,
     health_probe,
     http_request,
-    own_server,
     raw_exchange,
 )
 from tests.support.server import ServerProcess
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[ServerProcess]:
-    with own_server() as srv:
-        yield srv
-
-
-@pytest.fixture(scope="module")
-def client(server: ServerProcess) -> Iterator[httpx.Client]:
-    with server.client(timeout=20.0) as c:
-        yield c
-
-
-@pytest.fixture(scope="module")
-def hostile(server: ServerProcess, client: httpx.Client) -> Hostile:
-    return Hostile(server, client)
 
 
 @pytest.fixture(scope="module")

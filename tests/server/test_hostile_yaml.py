@@ -5,7 +5,6 @@ functions and validating triggers never walk unbounded data."""
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -15,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.server.helpers import b64, new_space, new_unit, ok, slug
-from tests.server.hostile import Hostile, examples, health_probe, own_server
+from tests.server.hostile import Hostile, examples, health_probe
 from tests.support.server import ServerProcess
 
 
@@ -31,23 +30,6 @@ def alias_bomb(levels: int = 9, width: int = 9) -> str:
 BOMB = alias_bomb()
 # the variant that produced a 113 MB response: placeholders in the leaves, one per path
 PLACEHOLDER_BOMB = BOMB.replace('"lol"', '"confighubplaceholder"')
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[ServerProcess]:
-    with own_server() as srv:
-        yield srv
-
-
-@pytest.fixture(scope="module")
-def client(server: ServerProcess) -> Iterator[httpx.Client]:
-    with server.client(timeout=20.0) as c:
-        yield c
-
-
-@pytest.fixture(scope="module")
-def hostile(server: ServerProcess, client: httpx.Client) -> Hostile:
-    return Hostile(server, client)
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,5 @@
-"""The hostile-input harness shared by tests/server/test_hostile_*.py (issue 12); their per-module server, client and `hostile` fixtures are in tests/server/conftest.py.
+"""The hostile-input harness shared by tests/server/test_hostile_*.py (issue 12); their
+per-module server, client and `hostile` fixtures are in tests/server/conftest.py.
 
 Each module gets its own server (its own SQLite file) so that the DB checksum sees only what
 that module does. Every hostile request goes through `Hostile.send`, which asserts what the

@@ -281,12 +281,18 @@ def status(
     prod = _open(prefix, env, url, token)
     record = prod.record() or {}
     service = m.find(prod.docs(r.SERVICE), "Service", r.SERVICE)
-    result = {"record": record, "activeSlot": m.routed_slot(service) or ""}
+    result: dict[str, Any] = {"record": record, "activeSlot": m.routed_slot(service) or ""}
     state = record.get("state") or {}
+    lock = ""
+    if state and r.Rollout.model_validate(state).running:
+        stale, why = staleness(record)
+        result["lock"] = {"stale": stale, "holder": why}
+        lock = f"; lock {'STALE (traderx rollout unlock)' if stale else 'held'}: {why}"
     out.result(
         result,
         f"active slot: {result['activeSlot'] or 'none (stable)'}; last rollout: "
-        f"{state.get('strategy', '-')} {state.get('phase', '-')} {record.get('revision', '')}",
+        f"{state.get('strategy', '-')} {state.get('phase', '-')} {record.get('revision', '')}"
+        + lock,
     )
 
 

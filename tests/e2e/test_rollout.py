@@ -227,6 +227,8 @@ def test_unlock_clears_the_lock_a_crashed_runner_left(flow: dr_flow.Flow) -> Non
     proc.communicate(timeout=30)
     held = cli(flow, "canary", "--image", f"{rf.IMAGE}:5", codes=(3,))
     assert "only one rollout runs at a time" in held["error"]
+    lock = flow.traderx("rollout", "status", "--prefix", flow.prefix)["lock"]
+    assert lock["stale"] is True and "is gone" in lock["holder"]
     cleared = flow.traderx("rollout", "unlock", "--prefix", flow.prefix, "--reason",
                            "runner killed in test")  # fmt: skip
     assert cleared["lockCleared"]["forced"] is False

@@ -21,7 +21,7 @@ from operator_cli.output import CliError, Exit, Output, table
 from operator_cli.rollout.health import Cluster, check_problem
 from operator_cli.rollout.hub_io import RECORD, ROLLOUT_TARGET, ProdHub, now
 from operator_cli.rollout.lock import identity, staleness
-from operator_cli.rollout.runner import Plan, Runner
+from operator_cli.rollout.runner import Plan, Runner, is_stable
 
 rollout_app: typer.Typer = typer.Typer(
     no_args_is_help=True, help="Blue-green and canary delivery of trade-service in prod."
@@ -419,8 +419,7 @@ def clean(
         # the count the slot serves with (the apply completes once it is available)
         count = _slot_replicas(prod, slot) or 1
         stable = m.stable_scaled(stable, count)
-        docs = [stable if d.get("kind") == "Deployment" and d is not service
-                and d["metadata"]["name"] == r.SERVICE else d for d in docs]  # fmt: skip
+        docs = [stable if is_stable(d) else d for d in docs]
         prod.apply(
             prod.write(r.SERVICE, docs, description=f"rollout clean: stable to {count} ({by})"),
             300.0,

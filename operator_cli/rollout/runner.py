@@ -144,7 +144,7 @@ class Runner:
                 return None
             case r.ScaleStable(replicas=n):
                 docs = self.hub.docs(r.SERVICE)
-                docs = [m.stable_scaled(d, n) if _is_stable(d) else d for d in docs]
+                docs = [m.stable_scaled(d, n) if is_stable(d) else d for d in docs]
                 self._apply(r.SERVICE, docs, None)
                 self._mark(f"stable scaled to {n}")
                 return None
@@ -175,7 +175,7 @@ class Runner:
                 self._mark("canary at weight 0, scaled to 0")
                 return None
             case r.PromoteStable():
-                docs = [self.new if _is_stable(d) else d for d in self.stable_docs]
+                docs = [self.new if is_stable(d) else d for d in self.stable_docs]
                 return self._apply_or_unhealthy(
                     r.SERVICE, docs, None, timeout=c.ready_timeout_seconds
                 ) or self._ready_now(stable_selector(), "stable")
@@ -312,7 +312,7 @@ def stable_selector() -> dict[str, str]:
     return {"app.kubernetes.io/name": r.SERVICE, "!" + r.SLOT_LABEL: "", r.TRACK_LABEL: "!=canary"}
 
 
-def _is_stable(doc: dict[str, Any]) -> bool:
+def is_stable(doc: dict[str, Any]) -> bool:
     return doc.get("kind") == "Deployment" and doc["metadata"]["name"] == r.SERVICE
 
 

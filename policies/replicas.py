@@ -8,6 +8,8 @@ from typing import Any
 
 from pulumi_policy import ResourceValidationPolicy
 
+from components.model.rollout import REPLICAS_OWNER
+
 from . import catalog
 from .base import RuleContext, object_policy
 from .objects import KubeObject
@@ -28,6 +30,13 @@ CONFIG: dict[str, dict[str, Any]] = {
     },
     "minCriticalReplicas": {"type": "integer", "minimum": 1},
 }
+
+
+def _slot_serves(obj: KubeObject) -> bool:
+    """A stable Deployment `traderx rollout` scaled to 0 while a blue-green slot serves (the
+    slot runs the count; issue #14, docs/progressive-delivery.md)."""
+    owner = dig(obj.body, "metadata", "annotations", REPLICAS_OWNER, default=None)
+    return owner == "rollout" and dig(obj.body, "spec", "replicas", default=1) == 0
 
 
 def check(obj: KubeObject, ctx: RuleContext) -> Iterator[str]:
@@ -51,7 +60,7 @@ def check(obj: KubeObject, ctx: RuleContext) -> Iterator[str]:
             "(a second replica means a second database, duplicate trade bookings or split "
             "pub/sub state)."
         )
-    elif service in critical and ctx.is_prod and replicas < minimum:
+    elif service in critical and ctx.is_prod and replicas < minimum and not _slot_serves(obj):
         yield (
             f"{obj.origin}: critical service {service} runs {replicas} replica(s) in prod; "
             f"set spec.replicas to at least {minimum}."

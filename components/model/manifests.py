@@ -91,6 +91,19 @@ def selector_labels(service: str) -> dict[str, str]:
     return {"app.kubernetes.io/name": service, "app.kubernetes.io/part-of": PART_OF}
 
 
+#: trade-service's stable pods carry `track: stable` and its Service selects by it too, so the
+#: canary's pods (`track: canary`, issue #14) are reached only through the canary Ingress and the
+#: canary weight is exact. The Deployment's selector stays `selector_labels` (it is immutable
+#: in Kubernetes); a Service selector may be a superset of it.
+TRACK_LABEL = "traderx.finos.org/track"
+TRACKED_SERVICES = frozenset({"trade-service"})
+
+
+def stable_track(service: str) -> dict[str, str]:
+    """The track label of a service's stable pods (empty for services without a canary)."""
+    return {TRACK_LABEL: "stable"} if service in TRACKED_SERVICES else {}
+
+
 def _version(image: str) -> str:
     if "@" in image:
         return image.rsplit("@", 1)[1].replace("sha256:", "")[:12]
@@ -204,7 +217,7 @@ def render_deployment(ctx: RenderContext, spec: ServiceSpec) -> Manifest:
             "selector": {"matchLabels": selector_labels(spec.name)},
             "template": {
                 "metadata": {
-                    "labels": labels,
+                    "labels": {**labels, **stable_track(spec.name)},
                     "annotations": {
                         # No TraderX service exports Prometheus metrics today; the annotations
                         # are declared so a scraper finds the port once one does.
@@ -231,7 +244,7 @@ def render_service(ctx: RenderContext, spec: ServiceSpec) -> Manifest:
         },
         "spec": {
             "type": "ClusterIP",
-            "selector": selector_labels(spec.name),
+            "selector": {**selector_labels(spec.name), **stable_track(spec.name)},
             "ports": [
                 {"name": p.name, "port": p.port, "targetPort": p.port, "protocol": "TCP"}
                 for p in spec.ports

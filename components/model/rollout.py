@@ -27,11 +27,18 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from components.model.manifests import TRACK_LABEL as TRACK_LABEL  # stable/canary pods
+
 SERVICE = "trade-service"
 SLOTS: tuple[str, ...] = ("blue", "green")
 DEFAULT_STEPS: tuple[int, ...] = (10, 25, 50, 100)
 SLOT_LABEL = "traderx.finos.org/slot"
-TRACK_LABEL = "traderx.finos.org/track"
+#: Stack config `services.trade-service.delivery: bluegreen` puts this annotation on prod's
+#: trade-service unit (value "bluegreen"): the stack sets the stable Deployment's replicas only
+#: when it creates the unit, and blue-green scales the stable to 0 once a slot serves.
+DELIVERY_ANNOTATION = "traderx/delivery"
+#: On the stable Deployment while the rollout, not the stack, owns its replicas (a slot serves).
+REPLICAS_OWNER = "traderx.finos.org/replicas-owner"
 ROLLOUT_LABEL = "traderx.finos.org/rollout"
 
 Strategy = Literal["blueGreen", "canary"]
@@ -84,6 +91,9 @@ class BlueGreenConfig(_Frozen):
     ready_timeout_seconds: float = Field(default=120.0, gt=0, le=3600)
     health_interval_seconds: float = Field(default=1.0, gt=0, le=60)
     check: Check = Check()
+    # prod's stack hands the stable Deployment's replicas to the rollout (stack config
+    # `services.trade-service.delivery: bluegreen`): once a slot serves, the stable goes to 0
+    scale_stable: bool = False
 
 
 class CanaryConfig(_Frozen):
@@ -129,9 +139,12 @@ class Phase(StrEnum):
     FAILED = "Failed"
     SWITCHED_BACK = "SwitchedBack"
     ABORTED = "Aborted"
+    UNLOCKED = "Unlocked"  # its runner crashed; an operator cleared the lock (rollout unlock)
 
 
-TERMINAL = frozenset({Phase.IDLE, Phase.DONE, Phase.FAILED, Phase.SWITCHED_BACK, Phase.ABORTED})
+TERMINAL = frozenset(
+    {Phase.IDLE, Phase.DONE, Phase.FAILED, Phase.SWITCHED_BACK, Phase.ABORTED, Phase.UNLOCKED}
+)
 
 
 class Rollout(_Frozen):
@@ -198,6 +211,12 @@ class ScaleSlot(_Frozen):
     replicas: int
 
 
+class ScaleStable(_Frozen):
+    """Scale the stable Deployment (in the stack's unit; only when its replicas are handed over)."""
+
+    replicas: int
+
+
 class RouteTo(_Frozen):
     """Point the trade-service Service's selector at a slot."""
 
@@ -241,6 +260,7 @@ class RemoveCanary(_Frozen):
 Action = (
     DeploySlot
     | ScaleSlot
+    | ScaleStable
     | RouteTo
     | RunCheck
     | WatchHealth
@@ -320,8 +340,13 @@ def _blue_green(s: Rollout, e: Event, c: BlueGreenConfig) -> Transition:
         )
     # In Warm, `active` is the new slot and `target` the old one, kept warm.
     if p == Phase.WARM and isinstance(e, DelayElapsed):
-        # the stable Deployment (no slot) keeps the replicas the stack declares
-        down = (ScaleSlot(slot=s.target, replicas=0),) if s.target else ()
+        # the old one goes to 0; the stable Deployment (no slot) only if the stack handed its
+        # replicas to the rollout, else it keeps what the stack declares (and gets no traffic)
+        down: tuple[Action, ...] = ()
+        if s.target:
+            down = (ScaleSlot(slot=s.target, replicas=0),)
+        elif c.scale_stable:
+            down = (ScaleStable(replicas=0),)
         return Transition(state=s.model_copy(update={"phase": Phase.DONE}), actions=down)
     if p == Phase.WARM and isinstance(e, Unhealthy):
         failed = s.active

@@ -4,11 +4,14 @@
   environment values carried over (namespace, env labels, container resources, the values of
   env vars prod's Deployment sets), optionally with an image given directly.
 - Blue-green: a slot Deployment `trade-service-<slot>` whose pods carry
-  `traderx.finos.org/slot: <slot>`; the Service `trade-service` selects the active slot.
+  `traderx.finos.org/slot: <slot>` and no track; the Service `trade-service` selects the
+  active slot, or (no slot) the stable track's pods.
 - Canary: a Deployment and a Service `trade-service-canary` (pods `traderx.finos.org/track:
   canary`, still `app.kubernetes.io/name: trade-service`, so the NetworkPolicies let the
   ingress controller reach them) and an Ingress `trade-service-canary` carrying nginx's
-  `canary` / `canary-weight` annotations for trade-service's route of `traderx-api`.
+  `canary` / `canary-weight` annotations for trade-service's route of `traderx-api`. The
+  stable Service selects `track: stable` (components/model/manifests.py), so canary pods get
+  exactly the canary weight of the traffic and none through the stable Service.
 """
 
 from __future__ import annotations
@@ -18,7 +21,13 @@ from collections.abc import Iterable
 from typing import Any
 
 from components.model.declared import ENV_LABELS, VERSION_LABEL
-from components.model.rollout import SERVICE, SLOT_LABEL, TRACK_LABEL, RolloutError
+from components.model.rollout import (
+    REPLICAS_OWNER,
+    SERVICE,
+    SLOT_LABEL,
+    TRACK_LABEL,
+    RolloutError,
+)
 
 Manifest = dict[str, Any]
 API_INGRESS = "traderx-api"
@@ -65,7 +74,8 @@ def new_revision(prod: Manifest, source: Manifest | None = None, image: str = ""
         template = copy.deepcopy(source["spec"]["template"])
         labels = template.setdefault("metadata", {}).setdefault("labels", {})
         own = prod["spec"]["template"].get("metadata", {}).get("labels", {})
-        labels.update({k: own[k] for k in ENV_LABELS if k in own})
+        # prod's own env labels, and its track: its Service selects the stable track
+        labels.update({k: own[k] for k in (*ENV_LABELS, TRACK_LABEL) if k in own})
         prod_containers = {c["name"]: c for c in prod["spec"]["template"]["spec"]["containers"]}
         for c in template["spec"]["containers"]:
             mine = prod_containers.get(c.get("name"))
@@ -103,17 +113,67 @@ def slot_name(slot: str) -> str:
 
 
 def slot_deployment(dep: Manifest, slot: str, replicas: int) -> Manifest:
-    return _variant(dep, slot_name(slot), SLOT_LABEL, slot, replicas)
+    """A slot's Deployment: its pods carry the slot and no track (a Service selecting the
+    stable track never reaches a slot that is still being validated)."""
+    out = _variant(dep, slot_name(slot), SLOT_LABEL, slot, replicas)
+    out["spec"]["template"]["metadata"]["labels"].pop(TRACK_LABEL, None)
+    return out
 
 
-def routed(service: Manifest, slot: str | None) -> Manifest:
-    """The Service selecting one slot's pods (None: every trade-service pod, as rendered)."""
+def track_of(dep: Manifest) -> dict[str, str]:
+    """The stable Deployment's track label ({} on data from before the track existed)."""
+    labels = dep["spec"]["template"].get("metadata", {}).get("labels", {})
+    return {TRACK_LABEL: labels[TRACK_LABEL]} if TRACK_LABEL in labels else {}
+
+
+def routed(service: Manifest, slot: str | None, stable: Manifest | None = None) -> Manifest:
+    """The Service selecting one slot's pods, or (None) the stable Deployment's: its track
+    label, taken from `stable`'s pod template, if it has one."""
     out = copy.deepcopy(service)
     selector = out["spec"]["selector"]
+    selector.pop(SLOT_LABEL, None)
+    selector.pop(TRACK_LABEL, None)
     if slot is None:
-        selector.pop(SLOT_LABEL, None)
+        selector.update(track_of(stable) if stable is not None else {})
     else:
         selector[SLOT_LABEL] = slot
+    return out
+
+
+def tracked(docs: list[Manifest]) -> list[Manifest] | None:
+    """The stack unit's data with the stable track label on the stable pods and in the
+    Service selector, or None when it has them (data promoted before the label existed)."""
+    out = copy.deepcopy(docs)
+    dep, svc = find(out, "Deployment", SERVICE), find(out, "Service", SERVICE)
+    labels = dep["spec"]["template"].setdefault("metadata", {}).setdefault("labels", {})
+    selector = svc["spec"]["selector"]
+    if labels.get(TRACK_LABEL) == "stable" and (
+        SLOT_LABEL in selector or selector.get(TRACK_LABEL) == "stable"
+    ):
+        return None
+    labels[TRACK_LABEL] = "stable"
+    if SLOT_LABEL not in selector:
+        selector[TRACK_LABEL] = "stable"
+    return out
+
+
+def serving_count(dep: Manifest) -> int:
+    return int(dep["spec"].get("replicas", 1))
+
+
+def stable_scaled(dep: Manifest, replicas: int) -> Manifest:
+    """The stable Deployment at `replicas`; at 0 marked as the rollout's (a slot serves; the
+    prod gate's replica rule accepts that), back up unmarked."""
+    out = scaled(dep, replicas)
+    annotations = dict(out["metadata"].get("annotations") or {})
+    if replicas == 0:
+        annotations[REPLICAS_OWNER] = "rollout"
+    else:
+        annotations.pop(REPLICAS_OWNER, None)
+    if annotations:
+        out["metadata"]["annotations"] = annotations
+    else:
+        out["metadata"].pop("annotations", None)
     return out
 
 
@@ -135,6 +195,7 @@ def canary_deployment(dep: Manifest, replicas: int) -> Manifest:
 def canary_service(service: Manifest) -> Manifest:
     out = copy.deepcopy(service)
     out["metadata"]["name"] = CANARY
+    out["spec"]["selector"].pop(SLOT_LABEL, None)
     out["spec"]["selector"][TRACK_LABEL] = "canary"
     for key in ("clusterIP", "clusterIPs"):
         out["spec"].pop(key, None)

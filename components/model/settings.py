@@ -71,6 +71,9 @@ class ServiceConfig(_Strict):
     image: ImageConfig = ImageConfig()
     resources: Resources | None = None
     env: dict[Annotated[str, Field(pattern=_ENV_NAME)], str] = {}
+    # trade-service in prod: `bluegreen` hands the stable Deployment's replicas to
+    # `traderx rollout` after the unit's creation (docs/progressive-delivery.md)
+    delivery: Literal["bluegreen"] | None = None
 
 
 class IngressConfig(_Strict):
@@ -171,6 +174,10 @@ class Settings(_Strict):
     def env_for(self, service: str) -> dict[str, str]:
         """Env values this stack sets on the service's container (its own, declared fields)."""
         return dict(self.services.get(service, ServiceConfig()).env)  # type: ignore[call-overload]
+
+    def hands_over_replicas(self, service: str) -> bool:
+        """True when `traderx rollout` owns the service's stable replicas after creation."""
+        return self.services.get(service, ServiceConfig()).delivery == "bluegreen"  # type: ignore[call-overload]
 
     def configures_resources(self, service: str) -> bool:
         """True when this stack's config sets the service's resources itself."""
@@ -273,6 +280,11 @@ def _semantic_problems(s: Settings) -> list[str]:
     problems = []
     for name, svc in s.services.items():
         spec = SERVICE_BY_NAME[name]
+        if svc.delivery is not None and (name != "trade-service" or s.environment != "prod"):
+            problems.append(
+                f"traderx:services.{name}.delivery = {json.dumps(svc.delivery)}: progressive "
+                "delivery is for trade-service in prod only (traderx rollout)"
+            )
         for var in sorted(set(svc.env) & SECRET_ENV_NAMES):
             problems.append(
                 f"traderx:services.{name}.env.{var}: set from the database Secret "

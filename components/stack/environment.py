@@ -46,6 +46,7 @@ from components.model.manifests import (
     render_component,
     to_yaml,
 )
+from components.model.rollout_stack import delivery_annotations, handed_over_fields
 from components.model.settings import Settings
 from components.stack import hub
 from components.stack.platform import Platform, PlatformArgs
@@ -233,13 +234,18 @@ class TraderXEnvironment(pulumi.ComponentResource):
                     resources=owns_resources(s, component),
                 ),
                 labels={**unit_labels(component, env), **set_labels_for(component)},
-                annotations={"traderx/owner": f"{env}-stack"},
+                annotations={"traderx/owner": f"{env}-stack", **delivery_annotations(s, component)},
                 target_id=self.target.target_id,
                 upstream_unit_id=up.unit_ids[component],
                 upstream_revision_num=up.revisions.get(component),
                 apply=True,
                 apply_timeout_seconds=s.apply_timeout_seconds,
-                opts=pulumi.ResourceOptions(parent=self, depends_on=deps, protect=s.protected),
+                opts=pulumi.ResourceOptions(
+                    parent=self,
+                    depends_on=deps,
+                    protect=s.protected,
+                    ignore_changes=handed_over_fields(s, component),
+                ),
             )
             if component == "namespace":
                 self.platform = Platform(

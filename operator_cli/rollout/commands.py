@@ -1,11 +1,12 @@
-"""`traderx rollout bluegreen|canary|status|abort`: progressive delivery of trade-service in prod.
+"""`traderx rollout bluegreen|canary|status|abort|unlock|clean`: progressive delivery of
+trade-service in prod.
 
 Everything the operator gives is checked before anything changes (exit 4, saying what is
 allowed): the slot, the canary steps, the check command; a second rollout while one runs is
 refused (exit 3). A rollout that ran and rolled back exits 1 with its record; success exits 0.
 """
 
-import os
+import time
 from typing import Annotated, Any
 
 import typer
@@ -19,7 +20,8 @@ from operator_cli.app import JsonOpt, PrefixOpt, TokenOpt, UrlOpt, command
 from operator_cli.output import CliError, Exit, Output, table
 from operator_cli.rollout.health import Cluster, check_problem
 from operator_cli.rollout.hub_io import RECORD, ROLLOUT_TARGET, ProdHub, now
-from operator_cli.rollout.runner import Plan, Runner
+from operator_cli.rollout.lock import identity, staleness
+from operator_cli.rollout.runner import Plan, Runner, is_stable
 
 rollout_app: typer.Typer = typer.Typer(
     no_args_is_help=True, help="Blue-green and canary delivery of trade-service in prod."
@@ -81,7 +83,8 @@ def _refuse_running(prod: ProdHub) -> None:
             f"a {state['strategy']} rollout of trade-service is running ({state['phase']}, "
             f"{record.get('revision')}, started {record.get('startedAt')}); only one rollout "
             "runs at a time, nothing was changed",
-            "traderx rollout status --prefix <p>   # or: traderx rollout abort --prefix <p>",
+            "traderx rollout abort --prefix <p>   # or, if its runner crashed: "
+            "traderx rollout unlock --prefix <p> --reason ...",
         )
 
 
@@ -118,6 +121,30 @@ def _cluster(prod: ProdHub, kubeconfig: str | None, context: str | None) -> Clus
         return Cluster(kubeconfig, context, str(stable["metadata"]["namespace"]))
     except r.RolloutError as exc:
         raise CliError(Exit.BAD_INPUT, str(exc)) from exc
+
+
+def _run(
+    out: Output,
+    prod: ProdHub,
+    config: r.BlueGreenConfig | r.CanaryConfig,
+    state: r.Rollout,
+    staging_revision: int | None,
+    image: str,
+    kubeconfig: str | None,
+    context: str | None,
+) -> None:
+    """What both strategies share once their own checks passed: the revision to roll out,
+    the cluster, the run, the result."""
+    source, img, what = _source(prod, staging_revision, image)
+    cluster = _cluster(prod, kubeconfig, context)
+    plan = Plan(config, what, source, img, state.model_copy(update={"revision": what}))
+    _finish(out, Runner(prod, cluster, plan, notify=out.info).run())
+
+
+def _hands_over_stable(prod: ProdHub) -> bool:
+    """Whether prod's stack handed the stable Deployment's replicas to the rollout."""
+    annotations = prod.need(r.SERVICE).annotations or {}
+    return annotations.get(r.DELIVERY_ANNOTATION) == "bluegreen"
 
 
 def _finish(out: Output, result: dict[str, Any]) -> None:
@@ -170,15 +197,19 @@ def bluegreen(
         raise CliError(Exit.BAD_INPUT, _reason(exc)) from exc
     prod = _open(prefix, env, url, token)
     _refuse_running(prod)
+    config = config.model_copy(update={"scale_stable": _hands_over_stable(prod)})
+    if not config.scale_stable:
+        out.info(
+            "the stack declares the stable Deployment's replicas: it keeps running (without "
+            "traffic) while a slot serves; hand them over with stack config "
+            "services.trade-service.delivery: bluegreen (docs/progressive-delivery.md)"
+        )
     service = m.find(prod.docs(r.SERVICE), "Service", r.SERVICE)
     try:
         state = r.begin_blue_green(m.routed_slot(service) or "", "", target=slot)
     except r.RolloutError as exc:
         raise CliError(Exit.BAD_INPUT, str(exc)) from exc
-    source, img, what = _source(prod, staging_revision, image)
-    cluster = _cluster(prod, kubeconfig, context)
-    plan = Plan(config, what, source, img, state.model_copy(update={"revision": what}))
-    _finish(out, Runner(prod, cluster, plan, notify=out.info).run())
+    _run(out, prod, config, state, staging_revision, image, kubeconfig, context)
 
 
 @rollout_app.command("canary")
@@ -232,10 +263,7 @@ def canary(
             "the stable Deployment, which gets none now; nothing was changed",
             "roll out with: traderx rollout bluegreen --prefix <p> ...",
         )
-    source, img, what = _source(prod, staging_revision, image)
-    cluster = _cluster(prod, kubeconfig, context)
-    plan = Plan(config, what, source, img, r.begin_canary(what))
-    _finish(out, Runner(prod, cluster, plan, notify=out.info).run())
+    _run(out, prod, config, r.begin_canary(""), staging_revision, image, kubeconfig, context)
 
 
 @rollout_app.command("status")
@@ -253,12 +281,18 @@ def status(
     prod = _open(prefix, env, url, token)
     record = prod.record() or {}
     service = m.find(prod.docs(r.SERVICE), "Service", r.SERVICE)
-    result = {"record": record, "activeSlot": m.routed_slot(service) or ""}
+    result: dict[str, Any] = {"record": record, "activeSlot": m.routed_slot(service) or ""}
     state = record.get("state") or {}
+    lock = ""
+    if state and r.Rollout.model_validate(state).running:
+        stale, why = staleness(record)
+        result["lock"] = {"stale": stale, "holder": why}
+        lock = f"; lock {'STALE (traderx rollout unlock)' if stale else 'held'}: {why}"
     out.result(
         result,
         f"active slot: {result['activeSlot'] or 'none (stable)'}; last rollout: "
-        f"{state.get('strategy', '-')} {state.get('phase', '-')} {record.get('revision', '')}",
+        f"{state.get('strategy', '-')} {state.get('phase', '-')} {record.get('revision', '')}"
+        + lock,
     )
 
 
@@ -281,9 +315,81 @@ def abort(
         raise CliError(Exit.REFUSED, "no rollout of trade-service is running; nothing to abort")
     state = r.Rollout.model_validate(record["state"])
     extra = {k: v for k, v in record.items() if k not in ("state", "history")}
-    extra["abortRequested"] = f"{reason} (at {now()}, by {os.environ.get('USER', 'operator')})"
-    prod.save(state, list(record.get("history") or []), extra)
+    me = identity()
+    extra["abortRequested"] = f"{reason} (at {now()}, by {me['user']}@{me['host']})"
+    prod.save(
+        state,
+        list(record.get("history") or []),
+        extra,
+        description=f"rollout abort requested by {me['user']}@{me['host']}: {reason}",
+    )
     out.result({"abortRequested": extra["abortRequested"]}, "abort requested")
+
+
+@rollout_app.command("unlock")
+@command
+def unlock(
+    prefix: PrefixOpt = None,
+    reason: Annotated[str, typer.Option("--reason", help="why (kept in the record)")] = "",
+    force: Annotated[
+        bool, typer.Option("--force", help="clear it even though its holder looks alive")
+    ] = False,
+    env: EnvOpt = "prod",
+    url: UrlOpt = None,
+    token: TokenOpt = None,
+    as_json: JsonOpt = False,
+    *,
+    out: Output,
+) -> None:
+    """Clear the lock a crashed rollout left (its record still says running): one revision of
+    the record saying who cleared it, when and why. Refused while the holder is alive (its
+    process runs on this host, or its heartbeat is recent) unless --force. Nothing in the
+    cluster changes: `traderx rollout status` and `clean` deal with what it left."""
+    if not reason.strip():
+        raise CliError(Exit.USAGE, "why? give --reason (kept in the record, for the audit)")
+    prod = _open(prefix, env, url, token)
+    record = prod.record()
+    if not record or not r.Rollout.model_validate(record["state"]).running:
+        raise CliError(Exit.REFUSED, "no rollout of trade-service holds the lock; nothing to do")
+    stale, why = staleness(record)
+    if not stale and not force:
+        raise CliError(
+            Exit.REFUSED,
+            f"the lock is not stale: {why}; clearing it would let a second rollout run beside "
+            "this one, nothing was changed",
+            "traderx rollout abort --prefix <p>   # asks it to roll back; or unlock --force",
+        )
+    state = r.Rollout.model_validate(record["state"])
+    me = identity()
+    cleared = {
+        "by": f"{me['user']}@{me['host']}",
+        "at": now(),
+        "reason": reason,
+        "forced": not stale,
+        "holder": why,
+        "phase": str(state.phase),
+    }
+    history = [*(record.get("history") or []),
+               {"at": time.time(), "event": "lock cleared", "phase": str(r.Phase.UNLOCKED),
+                "detail": f"{reason} (by {cleared['by']}; {why})"}]  # fmt: skip
+    extra = {k: v for k, v in record.items() if k not in ("state", "history")}
+    extra["lockCleared"] = cleared
+    done = state.model_copy(update={"phase": r.Phase.UNLOCKED, "reason": f"lock cleared: {reason}"})
+    prod.save(
+        done,
+        history,
+        extra,
+        description=f"rollout lock cleared by {cleared['by']}"
+        + (" (forced)" if cleared["forced"] else "")
+        + f": {reason}; was {state.phase}",
+    )
+    left = [s for s in (*(m.slot_name(x) for x in r.SLOTS), m.CANARY) if prod.unit(s)]
+    out.result(
+        {"lockCleared": cleared, "leftUnits": left},
+        f"lock cleared ({'forced; ' if cleared['forced'] else ''}{why}); rollout units left: "
+        + (", ".join(left) or "none")
+        + ("; the canary still takes traffic: traderx rollout clean" if m.CANARY in left else ""),
+    )
 
 
 @rollout_app.command("clean")
@@ -304,9 +410,26 @@ def clean(
     _refuse_running(prod)
     docs = prod.docs(r.SERVICE)
     service = m.find(docs, "Service", r.SERVICE)
-    if m.routed_slot(service):
-        routed = [m.routed(d, None) if d is service else d for d in docs]
-        prod.apply(prod.write(r.SERVICE, routed), 300.0)
+    stable = m.find(docs, "Deployment", r.SERVICE)
+    slot = m.routed_slot(service)
+    who = identity()
+    by = f"{who['user']}@{who['host']}"
+    if slot and m.serving_count(stable) == 0:
+        # the stable was handed to the rollout and scaled to 0: it serves again first, with
+        # the count the slot serves with (the apply completes once it is available)
+        count = _slot_replicas(prod, slot) or 1
+        stable = m.stable_scaled(stable, count)
+        docs = [stable if is_stable(d) else d for d in docs]
+        prod.apply(
+            prod.write(r.SERVICE, docs, description=f"rollout clean: stable to {count} ({by})"),
+            300.0,
+        )
+    if slot:
+        routed = [m.routed(d, None, stable) if d is service else d for d in docs]
+        prod.apply(
+            prod.write(r.SERVICE, routed, description=f"rollout clean: traffic on stable ({by})"),
+            300.0,
+        )
     removed = [
         slug
         for slug in (*(m.slot_name(s) for s in r.SLOTS), m.CANARY, RECORD)
@@ -317,3 +440,10 @@ def clean(
         prod.client.delete(TARGET, prod.space_id, target.id)
         removed.append(f"target {ROLLOUT_TARGET}")
     out.result({"removed": removed}, "removed: " + (", ".join(removed) or "nothing"))
+
+
+def _slot_replicas(prod: ProdHub, slot: str) -> int:
+    if prod.unit(m.slot_name(slot)) is None:
+        return 0
+    dep = m.find(prod.docs(m.slot_name(slot)), "Deployment", m.slot_name(slot))
+    return m.serving_count(dep)

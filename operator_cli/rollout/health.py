@@ -81,9 +81,10 @@ class Cluster:
         self.namespace = namespace
 
     def health(self, selector: dict[str, str]) -> PodHealth:
-        # a key "!name" means: without that label
+        # a key "!name": without that label; a value "!=v": the label is not v (or absent)
         query = ",".join(
-            k if k.startswith("!") else f"{k}={v}" for k, v in sorted(selector.items())
+            k if k.startswith("!") else f"{k}{v}" if v.startswith("!=") else f"{k}={v}"
+            for k, v in sorted(selector.items())
         )
         pods: list[Any] = self.core.list_namespaced_pod(
             self.namespace, label_selector=query, _request_timeout=10

@@ -134,9 +134,13 @@ class ProdHub:
             )
         return existing.id
 
-    def write(self, slug: str, docs: Docs, *, target_id: str | None = None) -> Unit:
-        """One revision of the unit holding `docs` (created if missing)."""
+    def write(
+        self, slug: str, docs: Docs, *, target_id: str | None = None, description: str = ""
+    ) -> Unit:
+        """One revision of the unit holding `docs` (created if missing); `description` is the
+        revision's (who and why, for the audit)."""
         text = to_yaml(docs)
+        described = {"LastChangeDescription": description} if description else {}
         found = self.unit(slug)
         if found is None:
             body: dict[str, Any] = {
@@ -145,13 +149,16 @@ class ProdHub:
                 "Data": encode_data(text),
                 "Labels": {ROLLOUT_LABEL: SERVICE},
                 "Annotations": MANAGED,
+                **described,
             }
             if target_id:
                 body["TargetID"] = target_id
             created = self.client.create(UNIT, self.space_id, body)
             assert isinstance(created, Unit)
             return created
-        patched = self.client.patch(UNIT, self.space_id, found.unit_id, {"Data": encode_data(text)})
+        patched = self.client.patch(
+            UNIT, self.space_id, found.unit_id, {"Data": encode_data(text), **described}
+        )
         assert isinstance(patched, Unit)
         return patched
 
@@ -192,7 +199,13 @@ class ProdHub:
                 return dict(json.loads(doc["data"]["rollout"]))
         return None
 
-    def save(self, state: Rollout, history: list[dict[str, Any]], extra: dict[str, Any]) -> None:
+    def save(
+        self,
+        state: Rollout,
+        history: list[dict[str, Any]],
+        extra: dict[str, Any],
+        description: str = "",
+    ) -> None:
         body = {**extra, "state": state.model_dump(mode="json"), "history": history}
         doc = {
             "apiVersion": "v1",
@@ -200,4 +213,4 @@ class ProdHub:
             "metadata": {"name": RECORD, "labels": {ROLLOUT_LABEL: SERVICE}},
             "data": {"rollout": json.dumps(body, sort_keys=True)},
         }
-        self.write(RECORD, [doc])
+        self.write(RECORD, [doc], description=description)

@@ -19,6 +19,7 @@ from components.model import rollout_rules as rollout_policy
 from operator_cli.output import CliError, Exit
 from operator_cli.rollout.health import Cluster, run_check
 from operator_cli.rollout.hub_io import ApplyFailed, Docs, ProdHub, now
+from operator_cli.rollout.lock import HEARTBEAT_SECONDS, identity, lock_fields
 
 Config = r.BlueGreenConfig | r.CanaryConfig
 STABLE_APPLY_TIMEOUT = 300.0
@@ -57,6 +58,8 @@ class Runner:
         self.rollout_target = ""
         self.canary: Docs = []
         self.started = now()
+        self.holder = identity()
+        self.beat = 0.0  # monotonic time of the last record write (the heartbeat)
 
     # ------------------------------------------------------------------ loop
 
@@ -100,11 +103,21 @@ class Runner:
         }
         self.history.append(entry)
         self.notify(f"{state.strategy}: {state.phase} {self._where(state)}")
+        self._write(state, f"{entry['event']}, {self._where(state)}")
+
+    def _write(self, state: r.Rollout, what: str) -> None:
+        """One record revision: the state, the history and the lock's heartbeat."""
+        extra = {
+            "startedAt": self.started,
+            "revision": self.plan.revision,
+            "updatedAt": now(),
+            **lock_fields(self.config.ready_timeout_seconds, self.holder),
+        }
+        who = f"{self.holder['user']}@{self.holder['host']}"
         self.hub.save(
-            state,
-            self.history,
-            {"startedAt": self.started, "revision": self.plan.revision, "updatedAt": now()},
+            state, self.history, extra, description=f"rollout {state.strategy}: {what} ({who})"
         )
+        self.beat = time.monotonic()
 
     @staticmethod
     def _where(s: r.Rollout) -> str:
@@ -118,7 +131,8 @@ class Runner:
         c = self.config
         match action:
             case r.DeploySlot(slot=slot):
-                dep = m.slot_deployment(self.new, slot, int(self.stable["spec"]["replicas"]))
+                replicas = self._serving_replicas(state.active)
+                dep = m.slot_deployment(self.new, slot, replicas)
                 return self._apply_ready(m.slot_name(slot), [dep], slot_selector(slot))
             case r.ScaleSlot(slot=slot, replicas=n):
                 found = self.hub.unit(m.slot_name(slot))
@@ -127,6 +141,12 @@ class Runner:
                     dep = m.scaled(m.find(docs, "Deployment", m.slot_name(slot)), n)
                     self._apply(m.slot_name(slot), [dep], self.rollout_target)
                     self._mark(f"slot {slot} scaled to {n}")
+                return None
+            case r.ScaleStable(replicas=n):
+                docs = self.hub.docs(r.SERVICE)
+                docs = [m.stable_scaled(d, n) if is_stable(d) else d for d in docs]
+                self._apply(r.SERVICE, docs, None)
+                self._mark(f"stable scaled to {n}")
                 return None
             case r.RouteTo(slot=slot):
                 self._route(slot)
@@ -137,6 +157,9 @@ class Runner:
                 return self._watch(state, seconds)
             case r.DeployCanary():
                 assert isinstance(c, r.CanaryConfig)
+                failed = self._track_stable()
+                if failed is not None:
+                    return failed
                 api = m.find(self.hub.docs("ingress"), "Ingress", m.API_INGRESS)
                 self.canary = m.canary_docs(
                     self.new, self.service, api, replicas=c.replicas, weight=0
@@ -152,7 +175,7 @@ class Runner:
                 self._mark("canary at weight 0, scaled to 0")
                 return None
             case r.PromoteStable():
-                docs = [self.new if _is_stable(d) else d for d in self.stable_docs]
+                docs = [self.new if is_stable(d) else d for d in self.stable_docs]
                 return self._apply_or_unhealthy(
                     r.SERVICE, docs, None, timeout=c.ready_timeout_seconds
                 ) or self._ready_now(stable_selector(), "stable")
@@ -200,9 +223,36 @@ class Runner:
             return r.Unhealthy(reason=f"{what}: " + ("; ".join(h.problems) or "no pods"))
         return r.Ready()
 
+    def _serving_replicas(self, active: str) -> int:
+        """What the serving workload runs: the active slot, else the stable Deployment (a new
+        slot takes over that count; the stable may be at 0 while a slot serves)."""
+        if active and self.hub.unit(m.slot_name(active)) is not None:
+            docs = self.hub.docs(m.slot_name(active))
+            count = m.serving_count(m.find(docs, "Deployment", m.slot_name(active)))
+            if count > 0:
+                return count
+        return max(1, m.serving_count(self.stable))
+
+    def _track_stable(self) -> r.Unhealthy | None:
+        """Before a canary: the stable pods and Service carry the stable track (data promoted
+        before the label existed gets it in one revision), so the Service never reaches the
+        canary's pods and its weight is exact."""
+        docs = m.tracked(self.stable_docs)
+        if docs is None:
+            return None
+        failed = self._apply_or_unhealthy(r.SERVICE, docs, None)
+        if failed is None:
+            self.stable_docs = docs
+            self.stable = m.find(docs, "Deployment", r.SERVICE)
+            self.service = m.find(docs, "Service", r.SERVICE)
+            self.new = m.new_revision(self.stable, self.plan.source, self.plan.image)
+            self._mark("stable pods and Service given the stable track")
+        return failed
+
     def _route(self, slot: str) -> None:
         docs = self.hub.docs(r.SERVICE)
-        docs = [m.routed(d, slot or None) if _is_service(d) else d for d in docs]
+        stable = m.find(docs, "Deployment", r.SERVICE)
+        docs = [m.routed(d, slot or None, stable) if _is_service(d) else d for d in docs]
         self._apply(r.SERVICE, docs, None)
         self._mark(f"traffic on {slot or 'stable'}")
 
@@ -238,6 +288,8 @@ class Runner:
             record = self.hub.record() or {}
             if record.get("abortRequested"):
                 return r.Unhealthy(reason=f"aborted by operator: {record['abortRequested']}")
+            if time.monotonic() - self.beat >= HEARTBEAT_SECONDS:
+                self._write(state, "heartbeat")  # the lock's holder is alive
             left = deadline - time.monotonic()
             if left <= 0:
                 return r.DelayElapsed()
@@ -255,12 +307,12 @@ def canary_selector() -> dict[str, str]:
 
 
 def stable_selector() -> dict[str, str]:
-    """The stable Deployment's pods: trade-service pods of neither a slot nor the canary
-    (label selectors cannot say "without"; the health read filters by name prefix)."""
-    return {"app.kubernetes.io/name": r.SERVICE, "!" + r.SLOT_LABEL: "", "!" + r.TRACK_LABEL: ""}
+    """The stable Deployment's pods: trade-service pods of no slot and not the canary's
+    (`!key`: without the label; a value `!=v`: the label is not v, or absent)."""
+    return {"app.kubernetes.io/name": r.SERVICE, "!" + r.SLOT_LABEL: "", r.TRACK_LABEL: "!=canary"}
 
 
-def _is_stable(doc: dict[str, Any]) -> bool:
+def is_stable(doc: dict[str, Any]) -> bool:
     return doc.get("kind") == "Deployment" and doc["metadata"]["name"] == r.SERVICE
 
 

@@ -71,11 +71,15 @@ def _context(kubeconfig: Path) -> str:
 
 @contextmanager
 def deployed(work: Path, toolchain_env: dict[str, str]) -> Iterator[dr_flow.Flow]:
+    """dev, staging, prod from empty; then prod hands the stable trade-service Deployment's
+    replicas to the rollout (`services.trade-service.delivery: bluegreen`, one more `up`)."""
     with simulate_cluster(toolchain_env) as (kubeconfig, context):
         env = {**toolchain_env, "KUBECONFIG": str(kubeconfig)}
         flow = dr_flow.deploy(work, env, kubeconfig, context)
         flow.stacks.env["KUBECONFIG"] = str(kubeconfig)
         try:
+            flow.stacks.set("prod", 'traderx:services["trade-service"].delivery', "bluegreen")
+            flow.stacks.up("prod")
             yield flow
         finally:
             try:  # the rollout's units are ConfigHub's, not the stack's: remove them first
@@ -168,3 +172,22 @@ def finish(proc: subprocess.Popen[str], timeout: float = 300) -> tuple[int, str,
 
 def log(message: str) -> None:
     print(message, file=sys.stderr)
+
+
+def endpoint_pods(flow: dr_flow.Flow, service: str) -> set[str]:
+    """The pods behind a Service, from its EndpointSlices (ready or not)."""
+    api = kclient.DiscoveryV1Api(kconfig.new_client_from_config(config_file=str(flow.kubeconfig)))
+    slices: Any = api.list_namespaced_endpoint_slice(
+        flow.namespace("prod"), label_selector=f"kubernetes.io/service-name={service}"
+    )
+    return {
+        ep.target_ref.name
+        for sl in slices.items
+        for ep in sl.endpoints or []
+        if ep.target_ref is not None and ep.target_ref.kind == "Pod"
+    }
+
+
+def pod_names(flow: dr_flow.Flow, selector: str) -> set[str]:
+    pods: Any = core(flow).list_namespaced_pod(flow.namespace("prod"), label_selector=selector)
+    return {p.metadata.name for p in pods.items if p.metadata.deletion_timestamp is None}

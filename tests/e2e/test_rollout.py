@@ -117,6 +117,17 @@ def test_canary_failure_at_25_aborts_to_zero_and_prod_is_as_before(flow: dr_flow
     image_before = stable_image(flow)
     proc = rf.start(flow, "canary", "--image", f"{rf.IMAGE}:3.1.0", "--pause", "20", *FAST)
     rf.wait("canary at 25 %", lambda: rf.canary_weight(flow) == 25, 120, proc)
+    # the weight is exact: only the canary Ingress reaches canary pods, never the stable Service
+    canary_pods = rf.pod_names(flow, "app.kubernetes.io/name=trade-service,"
+                               "traderx.finos.org/track=canary")  # fmt: skip
+    stable_pods = rf.pod_names(flow, "app.kubernetes.io/name=trade-service,"
+                               "traderx.finos.org/track=stable")  # fmt: skip
+    assert canary_pods and stable_pods and not canary_pods & stable_pods
+    rf.wait("canary endpoints", lambda: rf.endpoint_pods(flow, "trade-service-canary") ==
+            canary_pods, 10, proc)  # fmt: skip
+    rf.wait("stable endpoints", lambda: rf.endpoint_pods(flow, "trade-service") ==
+            stable_pods, 10, proc)  # fmt: skip
+    assert not rf.endpoint_pods(flow, "trade-service") & canary_pods
     failed_at = rf.inject_failure(
         flow, "app.kubernetes.io/name=trade-service,traderx.finos.org/track=canary"
     )
@@ -141,8 +152,14 @@ def test_canary_failure_at_25_aborts_to_zero_and_prod_is_as_before(flow: dr_flow
 
 
 def test_blue_green_success_switches_and_scales_the_old_slot_down(flow: dr_flow.Flow) -> None:
+    assert replicas(flow, "trade-service") == 3
     first = cli(flow, "bluegreen", "--image", f"{rf.IMAGE}:4.0.0", "--delay", "1", *FAST)
     assert first["ok"] and first["state"]["active"] == "blue" and rf.service_slot(flow) == "blue"
+    # prod's stack handed the stable's replicas over: once blue serves, the stable goes to 0
+    events = [h["event"] for h in first["history"]]
+    assert events.index("traffic on blue") < events.index("stable scaled to 0")
+    assert replicas(flow, "trade-service") == 0 and replicas(flow, "trade-service-blue") == 3
+    flow.stacks.preview("prod", "--refresh", "--expect-no-changes")
     result = cli(flow, "bluegreen", "--image", f"{rf.IMAGE}:4.1.0", "--delay", "3", *FAST)
     assert result["ok"] and result["state"]["active"] == "green"
     assert rf.service_slot(flow) == "green"
@@ -200,10 +217,50 @@ def test_second_rollout_refused_and_manual_abort(flow: dr_flow.Flow) -> None:
     assert status["activeSlot"] == "green" and status["record"]["state"]["phase"] == "SwitchedBack"
 
 
+def test_unlock_clears_the_lock_a_crashed_runner_left(flow: dr_flow.Flow) -> None:
+    proc = rf.start(flow, "bluegreen", "--image", f"{rf.IMAGE}:4.5.0", "--delay", "120", *FAST)
+    rf.wait("traffic on blue", lambda: rf.service_slot(flow) == "blue", 120, proc)
+    alive = flow.traderx("rollout", "unlock", "--prefix", flow.prefix, "--reason", "x",
+                         codes=(3,))  # fmt: skip
+    assert "the lock is not stale" in alive["error"] and "running on this host" in alive["error"]
+    proc.kill()  # the runner crashes while blue is warm
+    proc.communicate(timeout=30)
+    held = cli(flow, "canary", "--image", f"{rf.IMAGE}:5", codes=(3,))
+    assert "only one rollout runs at a time" in held["error"]
+    lock = flow.traderx("rollout", "status", "--prefix", flow.prefix)["lock"]
+    assert lock["stale"] is True and "is gone" in lock["holder"]
+    cleared = flow.traderx("rollout", "unlock", "--prefix", flow.prefix, "--reason",
+                           "runner killed in test")  # fmt: skip
+    assert cleared["lockCleared"]["forced"] is False
+    assert "is gone" in cleared["lockCleared"]["holder"]
+    assert cleared["leftUnits"] == ["trade-service-blue", "trade-service-green"]
+    record = flow.traderx("rollout", "status", "--prefix", flow.prefix)["record"]
+    assert record["state"]["phase"] == "Unlocked" and record["lockCleared"]["reason"] == (
+        "runner killed in test"
+    )
+    assert record["history"][-1]["event"] == "lock cleared"
+    # the audit: the clearing is a revision of the record, saying who and why
+    with flow.hub.client() as http:
+        space = http.get("/space", params={"where": f"Slug = '{flow.prefix}-traderx-prod'"}).json()
+        sid = space[0].get("Space", space[0])["SpaceID"]
+        unit = prod_units(flow)[RECORD].get("Unit", prod_units(flow)[RECORD])
+        revs = http.get(f"/space/{sid}/unit/{unit['UnitID']}/revision").json()
+    descriptions = [rv.get("Revision", rv).get("Description", "") for rv in revs]
+    assert any("rollout lock cleared by" in d and "runner killed in test" in d
+               for d in descriptions), descriptions  # fmt: skip
+    nothing = flow.traderx("rollout", "unlock", "--prefix", flow.prefix, "--reason", "again",
+                           codes=(3,))  # fmt: skip
+    assert "no rollout of trade-service holds the lock" in nothing["error"]
+
+
 def test_clean_returns_to_plain_prod(flow: dr_flow.Flow) -> None:
     result = flow.traderx("rollout", "clean", "--prefix", flow.prefix)
     assert "trade-service-blue" in result["removed"] and RECORD in result["removed"]
     assert rf.service_slot(flow) == ""
+    assert replicas(flow, "trade-service") == 3  # the stable serves again, with blue's count
+    assert rf.endpoint_pods(flow, "trade-service") <= rf.pod_names(
+        flow, "app.kubernetes.io/name=trade-service,traderx.finos.org/track=stable"
+    )
     assert replicas(flow, "trade-service-blue") is None
     assert replicas(flow, "trade-service-green") is None
     assert not {"trade-service-blue", "trade-service-green", RECORD} & set(prod_units(flow))

@@ -281,3 +281,19 @@ def test_other_workload_kinds_in_unit_data_are_checked(run_resource: RunResource
     assert "CronJob 'backup'" in image
     [replicas] = run_resource("replicas-within-bounds", UNIT, props)
     assert "StatefulSet 'database': database runs 2 replicas" in replicas
+
+
+def test_stable_scaled_to_zero_by_a_blue_green_rollout_passes(
+    run_resource: RunResource, stack: Any
+) -> None:
+    """Only the rollout's own mark (a slot serves, docs/progressive-delivery.md) exempts a
+    critical Deployment at 0 in prod; 0 without it, or the mark with 1, still fails."""
+    from components.model.rollout import REPLICAS_OWNER
+
+    stack("prod")
+    dep = good_deployment("trade-service", 0)
+    assert len(run_resource("replicas-within-bounds", DEPLOYMENT, dep)) == 1
+    dep["metadata"]["annotations"] = {REPLICAS_OWNER: "rollout"}
+    assert run_resource("replicas-within-bounds", DEPLOYMENT, dep) == []
+    dep["spec"]["replicas"] = 1
+    assert len(run_resource("replicas-within-bounds", DEPLOYMENT, dep)) == 1

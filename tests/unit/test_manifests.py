@@ -45,7 +45,10 @@ def test_every_service_has_deployment_and_service_on_native_ports(name: str) -> 
     }
     assert svc_ports == ctr_ports
     assert 18084 not in svc_ports  # the H2 web console is never exposed
-    assert docs[1]["spec"]["selector"] == docs[0]["spec"]["selector"]["matchLabels"]
+    selector = docs[1]["spec"]["selector"]
+    # the Service selects the Deployment's pods (trade-service: only the stable track's)
+    assert docs[0]["spec"]["selector"]["matchLabels"].items() <= selector.items()
+    assert selector.items() <= docs[0]["spec"]["template"]["metadata"]["labels"].items()
 
 
 def test_probes_on_real_endpoints_and_startup_probes_for_jvm() -> None:

@@ -31,3 +31,11 @@ def test_bad_input_exit_4(args: list[str], message: str) -> None:
     assert result.exit_code == 4, result.stdout
     body = json.loads(result.stdout)
     assert message in body["error"] and body["kind"] == "bad_input"
+
+
+def test_unlock_needs_a_reason_before_connecting() -> None:
+    result = CliRunner().invoke(
+        app, ["rollout", "unlock", "--prefix", "p", "--reason", " ", "--json"], env=ENV
+    )
+    assert result.exit_code == 2, result.stdout
+    assert "give --reason" in json.loads(result.stdout)["error"]

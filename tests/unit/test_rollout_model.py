@@ -190,3 +190,84 @@ def test_prod_gate_rollout_rules() -> None:
     assert (
         gate.problems(m.canary_docs(pinned, svc, api, replicas=1, weight=30), (10, 30, 100)) == []
     )
+
+
+def test_first_blue_green_scales_the_stable_down_when_it_is_handed_over() -> None:
+    handed = BG.model_copy(update={"scale_stable": True})
+    s, actions = run(
+        r.begin_blue_green("", "img:2"), [r.Start(), r.Ready(), r.Passed(), r.DelayElapsed()],
+        handed,
+    )  # fmt: skip
+    assert s.phase == r.Phase.DONE and actions[-1] == r.ScaleStable(replicas=0)
+    assert actions.index(r.RouteTo(slot="blue")) < actions.index(r.ScaleStable(replicas=0))
+    # a late failure still finds the stable warm: it is only scaled after the delay
+    _s, back = run(
+        r.begin_blue_green("", "img:2"),
+        [r.Start(), r.Ready(), r.Passed(), r.Unhealthy(reason="x")],
+        handed,
+    )
+    assert not any(isinstance(a, r.ScaleStable) for a in back)
+    # from a slot, the old slot goes to 0 as before
+    _s, later = run(r.begin_blue_green("blue", "img:3"),
+                    [r.Start(), r.Ready(), r.Passed(), r.DelayElapsed()], handed)  # fmt: skip
+    assert later[-1] == r.ScaleSlot(slot="blue", replicas=0)
+
+
+def test_stable_track_makes_the_canary_share_exact() -> None:
+    docs = _prod_docs()
+    dep, svc = m.find(docs, "Deployment", "trade-service"), m.find(docs, "Service", "trade-service")
+    stable_pods = dep["spec"]["template"]["metadata"]["labels"]
+    assert stable_pods[r.TRACK_LABEL] == "stable" and svc["spec"]["selector"][r.TRACK_LABEL] == (
+        "stable"
+    )
+    assert r.TRACK_LABEL not in dep["spec"]["selector"]["matchLabels"]  # immutable: untouched
+    api = m.find(render_component(base_context(), "ingress"), "Ingress", m.API_INGRESS)
+    canary = m.canary_docs(dep, svc, api, replicas=1, weight=10)
+    canary_pods = m.find(canary, "Deployment", m.CANARY)["spec"]["template"]["metadata"]["labels"]
+
+    def selects(selector: dict, labels: dict) -> bool:
+        return selector.items() <= labels.items()
+
+    assert not selects(svc["spec"]["selector"], canary_pods)
+    assert selects(m.find(canary, "Service", m.CANARY)["spec"]["selector"], canary_pods)
+    assert not selects(m.find(canary, "Service", m.CANARY)["spec"]["selector"], stable_pods)
+    # slots carry no track: the stable Service never reaches a slot still being validated
+    blue = m.slot_deployment(dep, "blue", 3)["spec"]["template"]["metadata"]["labels"]
+    assert r.TRACK_LABEL not in blue and not selects(svc["spec"]["selector"], blue)
+    to_blue = m.routed(svc, "blue", dep)
+    assert selects(to_blue["spec"]["selector"], blue)
+    assert not selects(to_blue["spec"]["selector"], stable_pods)
+    back = m.routed(to_blue, None, dep)
+    assert back["spec"]["selector"] == svc["spec"]["selector"]
+    # the promoted revision keeps prod's track even if staging's data predates the label
+    old = m.find(_prod_docs(), "Deployment", "trade-service")
+    del old["spec"]["template"]["metadata"]["labels"][r.TRACK_LABEL]
+    new = m.new_revision(dep, old, image="ghcr.io/finos/traderx/trade-service:1.0.0")
+    assert new["spec"]["template"]["metadata"]["labels"][r.TRACK_LABEL] == "stable"
+
+
+def test_tracked_adds_the_label_only_where_missing() -> None:
+    docs = _prod_docs()
+    assert m.tracked(docs) is None
+    dep, svc = m.find(docs, "Deployment", "trade-service"), m.find(docs, "Service", "trade-service")
+    del dep["spec"]["template"]["metadata"]["labels"][r.TRACK_LABEL]
+    del svc["spec"]["selector"][r.TRACK_LABEL]
+    out = m.tracked(docs)
+    assert out is not None and m.tracked(out) is None
+    assert m.find(out, "Service", "trade-service")["spec"]["selector"][r.TRACK_LABEL] == "stable"
+
+
+def test_stable_scaled_marks_it_as_the_rollouts() -> None:
+    dep = m.find(_prod_docs(), "Deployment", "trade-service")
+    down = m.stable_scaled(dep, 0)
+    assert down["spec"]["replicas"] == 0
+    assert down["metadata"]["annotations"][r.REPLICAS_OWNER] == "rollout"
+    up = m.stable_scaled(down, 3)
+    assert up["spec"]["replicas"] == 3 and "annotations" not in up["metadata"]
+
+
+def test_unlocked_is_terminal_and_no_event_moves_it() -> None:
+    s = r.Rollout(strategy="canary", phase=r.Phase.UNLOCKED)
+    assert not s.running
+    with pytest.raises(r.IllegalTransition):
+        r.advance(s, r.Ready(), CAN)

@@ -224,3 +224,31 @@ def test_prod_pin_in_config_overrides_promotion_but_latest_is_refused() -> None:
             **{"traderx:services": {"trade-service": {"image": {"tag": "latest"}}}},
         )
     assert "traderx:services.trade-service.image" in str(err.value)
+
+
+def test_delivery_bluegreen_only_for_trade_service_in_prod() -> None:
+    from components.model.rollout_stack import delivery_annotations, handed_over_fields
+
+    prod = load("prod", **PROD_PINS,
+                **{"traderx:services": {"trade-service": {"delivery": "bluegreen"}}})  # fmt: skip
+    assert prod.hands_over_replicas("trade-service")
+    assert handed_over_fields(prod, "trade-service") == [
+        'fields["Deployment/trade-service:/spec/replicas"]'
+    ]
+    assert delivery_annotations(prod, "trade-service") == {"traderx/delivery": "bluegreen"}
+    assert handed_over_fields(prod, "position-service") == []
+    assert handed_over_fields(load("prod", **PROD_PINS), "trade-service") == []
+    with pytest.raises(ConfigError) as err:
+        load("staging", **{"traderx:services": {"trade-service": {"delivery": "bluegreen"}}})
+    assert "traderx:services.trade-service.delivery" in str(err.value)
+    assert "trade-service in prod only" in str(err.value)
+    with pytest.raises(ConfigError) as err:
+        load(
+            "prod",
+            **PROD_PINS,
+            **{"traderx:services": {"reference-data": {"delivery": "bluegreen"}}},
+        )
+    assert "traderx:services.reference-data.delivery" in str(err.value)
+    with pytest.raises(ConfigError) as err:
+        load("prod", **PROD_PINS, **{"traderx:services": {"trade-service": {"delivery": "canary"}}})
+    assert "delivery" in str(err.value)

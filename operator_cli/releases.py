@@ -23,7 +23,7 @@ audit_app = typer.Typer(no_args_is_help=True, help="Audit timeline of a unit or 
 
 StackOpt = Annotated[str | None, typer.Option("--stack", help="Pulumi stack (default: ENV)")]
 DirOpt = Annotated[Path, typer.Option("--project-dir", help="the Pulumi project directory")]
-EnvArg = Annotated[str, typer.Argument(help="environment: staging or prod")]
+EnvArg = Annotated[str, typer.Argument(help="environment: staging, prod or prod-eu")]
 HistoryDirOpt = Annotated[
     Path | None,
     typer.Option("--project-dir", help="Pulumi project directory: join the stack's updates"),

@@ -20,6 +20,7 @@ from components.confighub.errors import ApiError, OperationFailedError
 from components.confighub.operations import wait_for
 from components.confighub.releases import Release, list_releases
 from components.model.layout import space_slug
+from components.model.settings import ENVIRONMENTS
 from operator_cli.output import CliError, Exit, Step
 
 
@@ -53,8 +54,10 @@ def _rank(unit: dict[str, Any]) -> tuple[int, int, str]:
 
 
 def environment(client: ConfigHubClient, prefix: str, env: str) -> Environment:
-    if env not in ("dev", "staging", "prod"):
-        raise CliError(Exit.USAGE, f"unknown environment {env!r}", "use dev, staging or prod")
+    if env not in ENVIRONMENTS:
+        raise CliError(
+            Exit.USAGE, f"unknown environment {env!r}", f"use one of {', '.join(ENVIRONMENTS)}"
+        )
     slug = space_slug(prefix, env)  # type: ignore[arg-type]
     space = client.find_by_slug(SPACE, None, slug)
     if space is None:

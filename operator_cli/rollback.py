@@ -58,7 +58,7 @@ def environment(client: ConfigHubClient, prefix: str, env: str) -> Environment:
         raise CliError(
             Exit.USAGE, f"unknown environment {env!r}", f"use one of {', '.join(ENVIRONMENTS)}"
         )
-    slug = space_slug(prefix, env)  # type: ignore[arg-type]
+    slug = space_slug(prefix, env)
     space = client.find_by_slug(SPACE, None, slug)
     if space is None:
         raise CliError(

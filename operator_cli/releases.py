@@ -188,6 +188,13 @@ def rollback_unit(
     to: Annotated[str, typer.Option("--to", help="-1, a revision number, or a release name")],
     prefix: PrefixOpt = None,
     timeout: TimeoutOpt = 300.0,
+    surge: Annotated[
+        bool,
+        typer.Option(
+            "--surge/--no-surge",
+            help="start all new replicas at once (an extra revision, then the exact restore)",
+        ),
+    ] = True,
     url: UrlOpt = None,
     token: TokenOpt = None,
     as_json: JsonOpt = False,
@@ -195,13 +202,15 @@ def rollback_unit(
     out: Output,
 ) -> None:
     """Roll one unit back (a new head equal to that revision), apply it and wait until it is
-    available. Only ConfigHub content moves: the stack's declared fields are not touched."""
+    available. Only ConfigHub content moves: the stack's declared fields are not touched.
+    With --surge (default) a Deployment whose pods change first rolls all replicas at once
+    (its data with maxSurge 100%, applied), then the exact revision is restored and applied."""
     started = time.monotonic()
     client = hub.connect(url, token)
     environment = rb.environment(client, _prefix(prefix), env)
     with out.progress(f"rollback {env}/{unit} to {to}") as step:
         report: dict[str, Any] = rb.rollback_unit(
-            client, environment, unit, to, step, timeout=timeout
+            client, environment, unit, to, step, timeout=timeout, surge=surge
         )
     report["seconds"] = round(time.monotonic() - started, 2)
     out.result(

@@ -15,12 +15,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from components.confighub.client import SPACE, ConfigHubClient
+from components.confighub.client import SPACE, UNIT, ConfigHubClient
 from components.confighub.errors import ApiError, OperationFailedError
+from components.confighub.models import decode_data, encode_data
 from components.confighub.operations import wait_for
 from components.confighub.releases import Release, list_releases
 from components.model.layout import space_slug
 from components.model.settings import ENVIRONMENTS
+from operator_cli import surge as surge_rules
 from operator_cli.output import CliError, Exit, Step
 
 
@@ -208,13 +210,35 @@ def unit_ref(
 
 
 def rollback_unit(
-    client: ConfigHubClient, env: Environment, slug: str, to: str, step: Step, *, timeout: float
+    client: ConfigHubClient,
+    env: Environment,
+    slug: str,
+    to: str,
+    step: Step,
+    *,
+    timeout: float,
+    surge: bool = True,
 ) -> dict[str, Any]:
+    """Restore one unit to `to` and apply it; with `surge`, first apply the target data with
+    every replaced Deployment surging all replicas at once (operator_cli/surge.py)."""
     unit = env.unit(slug)
     ref, num = unit_ref(client, env, unit, to)
     before = int(unit.get("HeadRevisionNum") or 0)
-    step.total(2)
-    after = restore(client, env.space_id, unit["UnitID"], ref)
+    fast = _surge_plan(client, env, unit, num) if surge and unit.get("TargetID") else None
+    step.total(4 if fast else 2)
+    if fast is not None:
+        data, names = fast
+        client.patch(
+            UNIT,
+            env.space_id,
+            unit["UnitID"],
+            {"Data": encode_data(data), "LastChangeDescription": surge_rules.DESCRIPTION},
+        )
+        step.advance(f"wrote revision {num}'s data with {', '.join(names)} surging")
+        apply_in_order(
+            client, Environment(env.name, env.space_id, [unit]), [slug], step, timeout=timeout
+        )
+    after = restore(client, env.space_id, unit["UnitID"], str(num) if fast else ref)
     step.advance(f"restored {slug} to revision {num}")
     if after.get("TargetID"):
         fresh = Environment(env.name, env.space_id, [after])
@@ -227,7 +251,22 @@ def rollback_unit(
         "previousHead": before,
         "head": live.head_revision_num,
         "live": live.live_revision_num,
+        "surged": fast[1] if fast else [],
     }
+
+
+def _surge_plan(
+    client: ConfigHubClient, env: Environment, unit: dict[str, Any], num: int
+) -> tuple[str, list[str]] | None:
+    """The surging variant of revision `num`'s data (None when no Deployment gains)."""
+    revs = {
+        int(r.get("RevisionNum") or 0): r for r in revisions(client, env.space_id, unit["UnitID"])
+    }
+    current = revs.get(int(unit.get("HeadRevisionNum") or 0))
+    target = revs.get(num)
+    if current is None or target is None:
+        return None
+    return surge_rules.surged(decode_data(current.get("Data")), decode_data(target.get("Data")))
 
 
 def config_for(release: Release) -> dict[str, str]:

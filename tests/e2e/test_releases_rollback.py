@@ -10,7 +10,8 @@ One deployment of dev, staging and prod, shared by every assertion:
 4. `traderx rollback env prod --to R1`: every unit's data equals R1's tagged revision, the
    Deployments run R1's images, and `pulumi preview --expect-no-changes -s prod` passes;
 5. `traderx rollback unit prod trade-service --to -1`: a new head equal to the previous one,
-   applied and available;
+   applied and available (its replicas surged at once through one intermediate revision, the
+   strategy back afterwards, `preview --expect-no-changes`);
 6. `traderx audit unit prod trade-service --json` shows R1, R2 and the rollback with who/when;
 then the three stacks are destroyed.
 """
@@ -205,11 +206,20 @@ def test_releases_and_rollback(
         )
         assert code == 0, log
         after = units_of(hub, prod_space)[svc]
-        assert after["HeadRevisionNum"] == head + 1 == one["head"] == one["live"]
+        # its 3 replicas roll at once: revision head+1 is the target's data with maxSurge 100%
+        # (applied), head+2 the exact restore of the previous revision (applied)
+        assert one["surged"] == [svc], one
+        assert after["HeadRevisionNum"] == head + 2 == one["head"] == one["live"]
         assert after["DataHash"] == previous["DataHash"]
+        revs = get(hub, f"/space/{prod_space}/unit/{units[svc]['UnitID']}/revision")
+        by_num = {(r.get("Revision") or r)["RevisionNum"]: (r.get("Revision") or r) for r in revs}
+        assert "maxSurge 100%" in by_num[head + 1]["Description"]
+        assert by_num[head + 2]["Source"] == "Restore"
         live = appsv1.read_namespaced_deployment(svc, namespaces["prod"])
         assert live.status.available_replicas == live.spec.replicas
         assert live.spec.template.spec.containers[0].image.endswith(f":{NEW_TAG}")
+        assert live.spec.strategy.rolling_update.max_surge == 1  # the strategy is back
+        stacks.run("preview", "--expect-no-changes", stack="prod")  # and the stack agrees
 
         # --- 6. the audit timeline shows R1, R2 and the rollback, with who and when ----------
         code, audit, log = traderx(env, project, "audit", "unit", "prod", svc, *cli)

@@ -188,7 +188,7 @@ def unit_ref(
     slug = unit["Slug"]
     if to.lstrip("-").isdigit():
         value = int(to)
-        num = head + value if value < 0 else value
+        num = _back(revs, head, -value) if value < 0 else value
         if num not in nums or num == head:
             raise CliError(
                 Exit.BAD_INPUT,
@@ -196,7 +196,7 @@ def unit_ref(
                 f"(revisions 1..{head}, head {head})",
                 f"traderx audit unit {env.name} {slug} --prefix <prefix>   # its history",
             )
-        ref = "Before:HeadRevisionNum" if value == -1 else str(num)
+        ref = "Before:HeadRevisionNum" if value == -1 and num == head - 1 else str(num)
         return ref, num
     release = release_named(client, env, to)
     for rev in reversed(revs):
@@ -207,6 +207,20 @@ def unit_ref(
         f"unit {env.name}/{slug} has no revision tagged {to!r}",
         f"traderx release list {env.name} --prefix <prefix>",
     )
+
+
+def _back(revs: list[dict[str, Any]], head: int, steps: int) -> int:
+    """The revision `steps` before head, not counting a rollback's transient surging
+    revisions (operator_cli/surge.py): `-1` after a surged rollback is the state before it."""
+    earlier = sorted(
+        (
+            int(r["RevisionNum"])
+            for r in revs
+            if int(r["RevisionNum"]) < head and r.get("Description") != surge_rules.DESCRIPTION
+        ),
+        reverse=True,
+    )
+    return earlier[steps - 1] if steps <= len(earlier) else 0  # 0: no such revision
 
 
 def rollback_unit(
@@ -224,21 +238,14 @@ def rollback_unit(
     unit = env.unit(slug)
     ref, num = unit_ref(client, env, unit, to)
     before = int(unit.get("HeadRevisionNum") or 0)
-    fast = _surge_plan(client, env, unit, num) if surge and unit.get("TargetID") else None
-    step.total(4 if fast else 2)
-    if fast is not None:
-        data, names = fast
-        client.patch(
-            UNIT,
-            env.space_id,
-            unit["UnitID"],
-            {"Data": encode_data(data), "LastChangeDescription": surge_rules.DESCRIPTION},
-        )
+    names = write_surge(client, env, unit, num) if surge else []
+    step.total(4 if names else 2)
+    if names:
         step.advance(f"wrote revision {num}'s data with {', '.join(names)} surging")
         apply_in_order(
             client, Environment(env.name, env.space_id, [unit]), [slug], step, timeout=timeout
         )
-    after = restore(client, env.space_id, unit["UnitID"], str(num) if fast else ref)
+    after = restore(client, env.space_id, unit["UnitID"], str(num) if names else ref)
     step.advance(f"restored {slug} to revision {num}")
     if after.get("TargetID"):
         fresh = Environment(env.name, env.space_id, [after])
@@ -251,8 +258,33 @@ def rollback_unit(
         "previousHead": before,
         "head": live.head_revision_num,
         "live": live.live_revision_num,
-        "surged": fast[1] if fast else [],
+        "surged": names,
     }
+
+
+def write_surge(
+    client: ConfigHubClient, env: Environment, unit: dict[str, Any], num: int
+) -> list[str]:
+    """Write revision `num`'s data with its replaced Deployments surging (a new head, to apply
+    before the exact restore); the Deployments' names, or [] when none gains (nothing written)."""
+    fast = _surge_plan(client, env, unit, num) if unit.get("TargetID") else None
+    if fast is None:
+        return []
+    data, names = fast
+    try:
+        client.patch(
+            UNIT,
+            env.space_id,
+            unit["UnitID"],
+            {"Data": encode_data(data), "LastChangeDescription": surge_rules.DESCRIPTION},
+        )
+    except ApiError as exc:
+        raise CliError(
+            Exit.FAILED,
+            f"writing the surging data of unit {env.name}/{unit['Slug']} failed: {exc}",
+            "run the rollback again, or with --no-surge",
+        ) from exc
+    return names
 
 
 def _surge_plan(

@@ -161,6 +161,7 @@ def test_lateral_promotion_and_rollback_leave_prod_untouched(
         )  # fmt: skip
         assert code == 0, log
         assert sorted(report["restored"]) == [MOVED], report
+        assert report["surged"] == {MOVED: [MOVED]}, report  # its 3 replicas at once
         for slug, unit in units_of(hub, eu_space).items():
             assert unit["DataHash"] == tagged_hash(
                 hub, eu_space, unit["UnitID"], eu_releases[first]["tagId"]
@@ -169,6 +170,7 @@ def test_lateral_promotion_and_rollback_leave_prod_untouched(
         live: Any = appsv1.read_namespaced_deployment(MOVED, namespaces["prod-eu"])
         assert live.spec.template.spec.containers[0].image.endswith(":latest")
         assert live.status.available_replicas == live.spec.replicas
+        assert live.spec.strategy.rolling_update.max_surge == 1  # the strategy is back
         assert report["recordedAs"].startswith("prod-eu-"), report
         stacks.run("preview", "--expect-no-changes", stack="prod-eu")
 

@@ -185,10 +185,14 @@ def test_releases_and_rollback(
             ), slug
             assert unit["LiveRevisionNum"] == unit["HeadRevisionNum"], slug
         for svc in MOVED:
-            assert units[svc]["HeadRevisionNum"] == before[svc] + 1  # a new head, not a rewrite
+            # new heads, not a rewrite: the tagged data with maxSurge 100% (its 3 replicas
+            # rolled at once, applied), then the exact tagged revision (applied)
+            assert units[svc]["HeadRevisionNum"] == before[svc] + 2
+            assert report["surged"][svc] == [svc], report
             live = appsv1.read_namespaced_deployment(svc, namespaces["prod"])
             assert live.spec.template.spec.containers[0].image == r1_images[svc]
             assert live.status.available_replicas == live.spec.replicas
+            assert live.spec.strategy.rolling_update.max_surge == 1  # the strategy is back
         assert report["recordedAs"] and report["recordedAs"] not in ("R1", "R2")
         stacks.run("preview", "--expect-no-changes", stack="prod")  # the rollback holds
 
@@ -196,10 +200,12 @@ def test_releases_and_rollback(
         svc = "trade-service"
         head = units[svc]["HeadRevisionNum"]
         revs = get(hub, f"/space/{prod_space}/unit/{units[svc]['UnitID']}/revision")
+        # -1 is the state before the environment rollback (R2's), not its surging revision
+        assert head == before[svc] + 2
         previous = next(
             (r.get("Revision") or r)
             for r in revs
-            if (r.get("Revision") or r)["RevisionNum"] == head - 1
+            if (r.get("Revision") or r)["RevisionNum"] == before[svc]
         )
         code, one, log = traderx(
             env, project, "rollback", "unit", "prod", svc, "--to", "-1", *one_unit
@@ -208,7 +214,7 @@ def test_releases_and_rollback(
         after = units_of(hub, prod_space)[svc]
         # its 3 replicas roll at once: revision head+1 is the target's data with maxSurge 100%
         # (applied), head+2 the exact restore of the previous revision (applied)
-        assert one["surged"] == [svc], one
+        assert one["surged"] == [svc] and one["restoredRevision"] == before[svc], one
         assert after["HeadRevisionNum"] == head + 2 == one["head"] == one["live"]
         assert after["DataHash"] == previous["DataHash"]
         revs = get(hub, f"/space/{prod_space}/unit/{units[svc]['UnitID']}/revision")

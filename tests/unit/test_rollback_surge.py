@@ -7,7 +7,8 @@ from typing import Any
 import yaml
 
 from components.confighub.fields import load
-from operator_cli.surge import SURGE, surged
+from operator_cli.rollback import _back
+from operator_cli.surge import DESCRIPTION, SURGE, surged
 
 
 def deployment(name: str, image: str, replicas: int = 3, kind: str = "RollingUpdate") -> Any:
@@ -57,3 +58,16 @@ def test_no_surge_when_it_cannot_help() -> None:
     one = text(deployment("web", "w:2", replicas=1))
     assert surged(text(deployment("web", "w:1", replicas=1)), one) is None
     assert surged(text(SERVICE), text(SERVICE)) is None
+
+
+def test_minus_one_skips_a_rollbacks_surging_revisions() -> None:
+    revs = [
+        {"RevisionNum": 1, "Description": ""},
+        {"RevisionNum": 2, "Description": "promotion"},
+        {"RevisionNum": 3, "Description": DESCRIPTION},
+        {"RevisionNum": 4, "Description": "restore"},
+    ]
+    assert _back(revs, 4, 1) == 2
+    assert _back(revs, 4, 2) == 1
+    assert _back(revs, 4, 3) == 0  # nothing that far back: the caller refuses it
+    assert _back(revs[:2], 2, 1) == 1

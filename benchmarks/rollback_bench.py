@@ -6,8 +6,8 @@ stopped afterwards unless it was already running) and a fresh local server: dev,
 prod are deployed, prod gets release R1, then trade-service and reference-data get a new image
 and are promoted to prod as R2. Measured, each through the operator CLI as a user runs it:
 
-- single-unit rollback: `traderx rollback unit prod trade-service --to -1` (restore, apply,
-  until available). Design RTO 30 s; goal under 10 s;
+- single-unit rollback: `traderx rollback unit prod trade-service --to -1` (its 3 replicas
+  surging at once, then the exact restore; until available). Design RTO 30 s; goal under 10 s;
 - whole-prod rollback to the previous release: `traderx rollback env prod --to R1` (restore,
   apply in start order health-gated, then the stack's `pulumi up`). Design RTO 15 min; goal
   under 2 min.
@@ -129,7 +129,7 @@ def main() -> None:
                 "prod_rollback_units_restored": sorted(whole["restored"]),
                 "prod_rollback_goal_s": 120,
                 "prod_rollback_design_rto_s": 900,
-                "unit_report": {k: unit[k] for k in ("previousHead", "head", "live")},
+                "unit_report": {k: unit[k] for k in ("previousHead", "head", "live", "surged")},
                 "deploy_timings_s": {k: round(v, 1) for k, v in stacks.timings.items()},
             }
         finally:

@@ -275,7 +275,7 @@ def cost(
 
 # ---------------------------------------------------------------------------------- DR runbook
 
-EnvArg = Annotated[str, typer.Argument(help="environment: dev, staging or prod")]
+EnvArg = Annotated[str, typer.Argument(help="environment: dev, staging, prod or prod-eu")]
 StackOpt = Annotated[
     str | None, typer.Option("--stack", help="Pulumi stack (default: the environment's name)")
 ]
@@ -284,7 +284,12 @@ ProjectDirOpt = Annotated[
 ]
 TimeoutOpt = Annotated[float, typer.Option(help="per-unit apply + availability wait, seconds")]
 # The spaces each environment's stack owns (components/environment.py).
-ENV_SPACES = {"dev": ("base", "filters", "dev"), "staging": ("staging",), "prod": ("prod",)}
+ENV_SPACES = {
+    "dev": ("base", "filters", "dev"),
+    "staging": ("staging",),
+    "prod": ("prod",),
+    "prod-eu": ("prod-eu",),
+}
 
 
 def _env(env: str) -> str:

@@ -86,7 +86,7 @@ def project_spaces(client: ConfigHubClient, project: str) -> list[dict[str, Any]
         "GET", "/space", params={"where": f"Labels.project = {quote_where(project)}"}
     )
     spaces = [item.get("Space", item) for item in body or []]
-    order = {"base": 0, "filters": 1, "dev": 2, "staging": 3, "prod": 4}
+    order = {"base": 0, "filters": 1, "dev": 2, "staging": 3, "prod": 4, "prod-eu": 5}
 
     def key(space: dict[str, Any]) -> tuple[int, str]:
         labels = space.get("Labels") or {}

@@ -23,12 +23,19 @@ audit_app = typer.Typer(no_args_is_help=True, help="Audit timeline of a unit or 
 
 StackOpt = Annotated[str | None, typer.Option("--stack", help="Pulumi stack (default: ENV)")]
 DirOpt = Annotated[Path, typer.Option("--project-dir", help="the Pulumi project directory")]
-EnvArg = Annotated[str, typer.Argument(help="environment: staging or prod")]
+EnvArg = Annotated[str, typer.Argument(help="environment: staging, prod or prod-eu")]
 HistoryDirOpt = Annotated[
     Path | None,
     typer.Option("--project-dir", help="Pulumi project directory: join the stack's updates"),
 ]
 TimeoutOpt = Annotated[float, typer.Option("--timeout", help="per-unit apply wait, seconds")]
+SurgeOpt = Annotated[
+    bool,
+    typer.Option(
+        "--surge/--no-surge",
+        help="start all new replicas at once (an extra revision, then the exact restore)",
+    ),
+]
 
 
 def _prefix(prefix: str | None) -> str:
@@ -115,6 +122,7 @@ def rollback_env(
     project_dir: DirOpt = Path("."),
     description: Annotated[str, typer.Option(help="description of the rollback release")] = "",
     timeout: TimeoutOpt = 300.0,
+    surge: SurgeOpt = True,
     url: UrlOpt = None,
     token: TokenOpt = None,
     as_json: JsonOpt = False,
@@ -123,7 +131,9 @@ def rollback_env(
 ) -> None:
     """Roll every unit of ENV back to release TO: restore (new head revisions), apply in start
     order (health-gated), then write the release's pins into the stack and `pulumi up`, so
-    the next `up` changes nothing."""
+    the next `up` changes nothing. With --surge (default) a Deployment whose pods change rolls
+    all replicas at once (its data with maxSurge 100%, applied in start order), then the exact
+    tagged revision is restored and applied (the strategy only)."""
     started = time.monotonic()
     client = hub.connect(url, token)
     environment = rb.environment(client, _prefix(prefix), env)
@@ -131,8 +141,15 @@ def rollback_env(
     plans = rb.plan_environment(client, environment, release)  # refuses before any write
     pulumi_stack = stacks.select(stack or env, project_dir)
     restored: dict[str, dict[str, int]] = {}
+    surged: dict[str, list[str]] = {}
     with out.progress(f"rollback {env} to {to}", len(plans) * 2) as step:
         for plan in plans:
+            unit = environment.unit(plan.slug)
+            names = rb.write_surge(client, environment, unit, plan.target) if surge else []
+            if names:
+                surged[plan.slug] = names
+                step.advance(f"wrote {plan.slug}'s revision {plan.target} surging")
+                continue
             unit = rb.safe_restore(client, environment, plan)
             restored[plan.slug] = {
                 "from": plan.head,
@@ -142,6 +159,18 @@ def rollback_env(
             step.advance(f"restored {plan.slug}")
         fresh = rb.environment(client, _prefix(prefix), env)
         applied = rb.apply_in_order(client, fresh, [p.slug for p in plans], step, timeout=timeout)
+        if surged:  # the exact tagged revisions: only the strategy changes, no pod
+            step.total(len(plans) * 2 + len(surged) * 2)
+            for plan in (p for p in plans if p.slug in surged):
+                unit = rb.safe_restore(client, environment, plan)
+                restored[plan.slug] = {
+                    "from": plan.head,
+                    "to": plan.target,
+                    "head": int(unit.get("HeadRevisionNum") or 0),
+                }
+                step.advance(f"restored {plan.slug}")
+            fresh = rb.environment(client, _prefix(prefix), env)
+            rb.apply_in_order(client, fresh, list(surged), step, timeout=timeout)
     phase_restore = time.monotonic() - started
     config = pulumi_stack.get_all_config()
     for key in list(config):
@@ -165,6 +194,7 @@ def rollback_env(
         "environment": env,
         "release": release.name,
         "restored": restored,
+        "surged": surged,
         "applied": applied,
         "up": summary,
         "recordedAs": recorded.value if recorded else None,
@@ -188,6 +218,7 @@ def rollback_unit(
     to: Annotated[str, typer.Option("--to", help="-1, a revision number, or a release name")],
     prefix: PrefixOpt = None,
     timeout: TimeoutOpt = 300.0,
+    surge: SurgeOpt = True,
     url: UrlOpt = None,
     token: TokenOpt = None,
     as_json: JsonOpt = False,
@@ -195,13 +226,15 @@ def rollback_unit(
     out: Output,
 ) -> None:
     """Roll one unit back (a new head equal to that revision), apply it and wait until it is
-    available. Only ConfigHub content moves: the stack's declared fields are not touched."""
+    available. Only ConfigHub content moves: the stack's declared fields are not touched.
+    With --surge (default) a Deployment whose pods change first rolls all replicas at once
+    (its data with maxSurge 100%, applied), then the exact revision is restored and applied."""
     started = time.monotonic()
     client = hub.connect(url, token)
     environment = rb.environment(client, _prefix(prefix), env)
     with out.progress(f"rollback {env}/{unit} to {to}") as step:
         report: dict[str, Any] = rb.rollback_unit(
-            client, environment, unit, to, step, timeout=timeout
+            client, environment, unit, to, step, timeout=timeout, surge=surge
         )
     report["seconds"] = round(time.monotonic() - started, 2)
     out.result(

@@ -15,11 +15,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from components.confighub.client import SPACE, ConfigHubClient
+from components.confighub.client import SPACE, UNIT, ConfigHubClient
 from components.confighub.errors import ApiError, OperationFailedError
+from components.confighub.models import decode_data, encode_data
 from components.confighub.operations import wait_for
 from components.confighub.releases import Release, list_releases
 from components.model.layout import space_slug
+from components.model.settings import ENVIRONMENTS
+from operator_cli import surge as surge_rules
 from operator_cli.output import CliError, Exit, Step
 
 
@@ -53,9 +56,11 @@ def _rank(unit: dict[str, Any]) -> tuple[int, int, str]:
 
 
 def environment(client: ConfigHubClient, prefix: str, env: str) -> Environment:
-    if env not in ("dev", "staging", "prod"):
-        raise CliError(Exit.USAGE, f"unknown environment {env!r}", "use dev, staging or prod")
-    slug = space_slug(prefix, env)  # type: ignore[arg-type]
+    if env not in ENVIRONMENTS:
+        raise CliError(
+            Exit.USAGE, f"unknown environment {env!r}", f"use one of {', '.join(ENVIRONMENTS)}"
+        )
+    slug = space_slug(prefix, env)
     space = client.find_by_slug(SPACE, None, slug)
     if space is None:
         raise CliError(
@@ -183,7 +188,7 @@ def unit_ref(
     slug = unit["Slug"]
     if to.lstrip("-").isdigit():
         value = int(to)
-        num = head + value if value < 0 else value
+        num = _back(revs, head, -value) if value < 0 else value
         if num not in nums or num == head:
             raise CliError(
                 Exit.BAD_INPUT,
@@ -191,7 +196,7 @@ def unit_ref(
                 f"(revisions 1..{head}, head {head})",
                 f"traderx audit unit {env.name} {slug} --prefix <prefix>   # its history",
             )
-        ref = "Before:HeadRevisionNum" if value == -1 else str(num)
+        ref = "Before:HeadRevisionNum" if value == -1 and num == head - 1 else str(num)
         return ref, num
     release = release_named(client, env, to)
     for rev in reversed(revs):
@@ -204,14 +209,43 @@ def unit_ref(
     )
 
 
+def _back(revs: list[dict[str, Any]], head: int, steps: int) -> int:
+    """The revision `steps` before head, not counting a rollback's transient surging
+    revisions (operator_cli/surge.py): `-1` after a surged rollback is the state before it."""
+    earlier = sorted(
+        (
+            int(r["RevisionNum"])
+            for r in revs
+            if int(r["RevisionNum"]) < head and r.get("Description") != surge_rules.DESCRIPTION
+        ),
+        reverse=True,
+    )
+    return earlier[steps - 1] if steps <= len(earlier) else 0  # 0: no such revision
+
+
 def rollback_unit(
-    client: ConfigHubClient, env: Environment, slug: str, to: str, step: Step, *, timeout: float
+    client: ConfigHubClient,
+    env: Environment,
+    slug: str,
+    to: str,
+    step: Step,
+    *,
+    timeout: float,
+    surge: bool = True,
 ) -> dict[str, Any]:
+    """Restore one unit to `to` and apply it; with `surge`, first apply the target data with
+    every replaced Deployment surging all replicas at once (operator_cli/surge.py)."""
     unit = env.unit(slug)
     ref, num = unit_ref(client, env, unit, to)
     before = int(unit.get("HeadRevisionNum") or 0)
-    step.total(2)
-    after = restore(client, env.space_id, unit["UnitID"], ref)
+    names = write_surge(client, env, unit, num) if surge else []
+    step.total(4 if names else 2)
+    if names:
+        step.advance(f"wrote revision {num}'s data with {', '.join(names)} surging")
+        apply_in_order(
+            client, Environment(env.name, env.space_id, [unit]), [slug], step, timeout=timeout
+        )
+    after = restore(client, env.space_id, unit["UnitID"], str(num) if names else ref)
     step.advance(f"restored {slug} to revision {num}")
     if after.get("TargetID"):
         fresh = Environment(env.name, env.space_id, [after])
@@ -224,7 +258,47 @@ def rollback_unit(
         "previousHead": before,
         "head": live.head_revision_num,
         "live": live.live_revision_num,
+        "surged": names,
     }
+
+
+def write_surge(
+    client: ConfigHubClient, env: Environment, unit: dict[str, Any], num: int
+) -> list[str]:
+    """Write revision `num`'s data with its replaced Deployments surging (a new head, to apply
+    before the exact restore); the Deployments' names, or [] when none gains (nothing written)."""
+    fast = _surge_plan(client, env, unit, num) if unit.get("TargetID") else None
+    if fast is None:
+        return []
+    data, names = fast
+    try:
+        client.patch(
+            UNIT,
+            env.space_id,
+            unit["UnitID"],
+            {"Data": encode_data(data), "LastChangeDescription": surge_rules.DESCRIPTION},
+        )
+    except ApiError as exc:
+        raise CliError(
+            Exit.FAILED,
+            f"writing the surging data of unit {env.name}/{unit['Slug']} failed: {exc}",
+            "run the rollback again, or with --no-surge",
+        ) from exc
+    return names
+
+
+def _surge_plan(
+    client: ConfigHubClient, env: Environment, unit: dict[str, Any], num: int
+) -> tuple[str, list[str]] | None:
+    """The surging variant of revision `num`'s data (None when no Deployment gains)."""
+    revs = {
+        int(r.get("RevisionNum") or 0): r for r in revisions(client, env.space_id, unit["UnitID"])
+    }
+    current = revs.get(int(unit.get("HeadRevisionNum") or 0))
+    target = revs.get(num)
+    if current is None or target is None:
+        return None
+    return surge_rules.surged(decode_data(current.get("Data")), decode_data(target.get("Data")))
 
 
 def config_for(release: Release) -> dict[str, str]:

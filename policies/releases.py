@@ -13,7 +13,7 @@ from __future__ import annotations
 from pulumi_policy import ReportViolation, ResourceValidationArgs, ResourceValidationPolicy
 
 from .base import schema
-from .environment import stack_environment
+from .environment import environment_of_name, stack_environment
 from .objects import CONFIGHUB_TYPE_PREFIX
 from .values import plain
 
@@ -22,15 +22,17 @@ RELEASE_TYPE = CONFIGHUB_TYPE_PREFIX + "Release"
 
 def violation(props: dict[str, object], environment: str) -> str | None:
     """Why this Release step breaks the rule (None when it does not)."""
-    if environment != "prod" and props.get("environment") != "prod":
+    recorded = props.get("environment")
+    # prod-eu (a second prod region) is prod too: its promotions from prod need a release
+    if environment != "prod" and environment_of_name(str(recorded or "")) != "prod":
         return None
     if props.get("changed") is not True or props.get("source_verified") is True:
         return None
     return (
         f"this prod promotion/rollback (traderx:promote = {props.get('pins')}) references no "
-        "existing release; set traderx:release.source to the staging release being promoted "
-        "(traderx release list staging) or to the prod release rolled back to (or use "
-        "`traderx rollback env prod --to <release>`)"
+        "existing release; set traderx:release.source to the upstream release being promoted "
+        "(traderx release list staging, or prod for prod-eu) or to the release rolled back to "
+        f"(or use `traderx rollback env {recorded or 'prod'} --to <release>`)"
     )
 
 

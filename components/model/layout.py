@@ -23,7 +23,7 @@ from components.model.catalog import (
     tier_of,
 )
 
-SpaceKind = Literal["base", "filters", "dev", "staging", "prod"]
+SpaceKind = Literal["base", "filters", "dev", "staging", "prod", "prod-eu"]
 
 
 def project_of(prefix: str) -> str:
@@ -44,7 +44,7 @@ def space_labels(prefix: str, kind: SpaceKind) -> dict[str, str]:
     labels["environment"] = kind
     if kind != "base":
         labels["targetable"] = "true"
-    if kind == "prod":
+    if kind in ("prod", "prod-eu"):  # prod-eu: a second prod region, as critical as prod
         labels["critical"] = "true"
     return labels
 

@@ -32,9 +32,16 @@ from components.model.catalog import (
     TraderXError,
 )
 
-Environment = Literal["dev", "staging", "prod"]
-ENVIRONMENTS: tuple[Environment, ...] = ("dev", "staging", "prod")
-UPSTREAM_ENV: dict[str, Environment | None] = {"dev": None, "staging": "dev", "prod": "staging"}
+Environment = Literal["dev", "staging", "prod", "prod-eu"]
+ENVIRONMENTS: tuple[Environment, ...] = ("dev", "staging", "prod", "prod-eu")
+#: prod-eu is a second prod region (lateral promotion): promoted from prod, judged as prod.
+UPSTREAM_ENV: dict[str, Environment | None] = {
+    "dev": None,
+    "staging": "dev",
+    "prod": "staging",
+    "prod-eu": "prod",
+}
+PROD_ENVIRONMENTS: frozenset[str] = frozenset({"prod", "prod-eu"})
 
 _DNS_LABEL = r"^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$"
 _PREFIX = r"^[a-z][a-z0-9-]{1,38}[a-z0-9]$"
@@ -154,7 +161,7 @@ class Settings(_Strict):
         configured = self.services.get(service, ServiceConfig()).replicas  # type: ignore[call-overload]
         if configured is not None:
             return configured
-        if self.environment != "prod":
+        if not self.is_prod:
             return 1
         return PROD_MIN_CRITICAL_REPLICAS if service in CRITICAL_STATELESS else 2
 
@@ -169,7 +176,12 @@ class Settings(_Strict):
     @property
     def protected(self) -> bool:
         """Whether Spaces and Units get `protect=True`: `traderx:protect`, else prod only."""
-        return self.environment == "prod" if self.protect is None else self.protect
+        return self.is_prod if self.protect is None else self.protect
+
+    @property
+    def is_prod(self) -> bool:
+        """prod and every further prod region (prod-eu) get prod's defaults and rules."""
+        return self.environment in PROD_ENVIRONMENTS
 
     def env_for(self, service: str) -> dict[str, str]:
         """Env values this stack sets on the service's container (its own, declared fields)."""
@@ -300,24 +312,26 @@ def _semantic_problems(s: Settings) -> list[str]:
         if s.promote:
             problems.append(
                 f"traderx:promote = {json.dumps(dict(s.promote))}: dev has no upstream stack; "
-                "promotion pins belong to staging (from dev) and prod (from staging)"
+                "promotion pins belong to staging (from dev), prod (from staging) and "
+                "prod-eu (from prod)"
             )
         if s.upstream_stack:
             problems.append(
                 f"traderx:upstreamStack = {json.dumps(s.upstream_stack)}: dev has no upstream"
             )
-    if s.environment == "prod":
+    if s.is_prod:
         if s.database_password is None:
             problems.append(
-                "traderx:databasePassword is unset: prod needs its own secret "
+                f"traderx:databasePassword is unset: {s.environment} needs its own secret "
                 "(pulumi config set --secret traderx:databasePassword ...)"
             )
         for name in SERVICE_NAMES:
             image = s.image_for(name)
             if (name not in s.promote or s.pins_image(name)) and image.endswith(":latest"):
                 problems.append(
-                    f"traderx:services.{name}.image = {json.dumps(image)}: prod must pin; "
-                    f"set traderx:promote.{name} (a staging revision) or a tag/digest "
+                    f"traderx:services.{name}.image = {json.dumps(image)}: "
+                    f"{s.environment} must pin; set traderx:promote.{name} "
+                    f"(a {s.upstream_environment} revision) or a tag/digest "
                     "other than latest"
                 )
     return problems

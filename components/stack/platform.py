@@ -102,6 +102,7 @@ ROLES: dict[str, tuple[str, str, list[Obj]]] = {
         ],
     ),
 }
+ROLES["prod-eu"] = ROLES["prod"]  # a second prod region: viewers only, like prod
 
 
 def _ports(names: Sequence[str]) -> list[Obj]:

@@ -19,7 +19,13 @@ from pydantic import BaseModel
 from components.confighub.calls import CALL_LOG_ENV, CallCounts, read_call_log
 
 ROOT = Path(__file__).resolve().parents[2]
-PROJECT_FILES = ("Pulumi.yaml", "Pulumi.dev.yaml", "Pulumi.staging.yaml", "Pulumi.prod.yaml")
+PROJECT_FILES = (
+    "Pulumi.yaml",
+    "Pulumi.dev.yaml",
+    "Pulumi.staging.yaml",
+    "Pulumi.prod.yaml",
+    "Pulumi.prod-eu.yaml",
+)
 LINKED = ("__main__.py", "components", ".venv", "requirements.txt")
 POLICY_PACK = ROOT / "policies"
 PROD_POLICY_CONFIG = POLICY_PACK / "config" / "prod.json"

@@ -10,7 +10,8 @@ One deployment of dev, staging and prod, shared by every assertion:
 4. `traderx rollback env prod --to R1`: every unit's data equals R1's tagged revision, the
    Deployments run R1's images, and `pulumi preview --expect-no-changes -s prod` passes;
 5. `traderx rollback unit prod trade-service --to -1`: a new head equal to the previous one,
-   applied and available;
+   applied and available (its replicas surged at once through one intermediate revision, the
+   strategy back afterwards, `preview --expect-no-changes`);
 6. `traderx audit unit prod trade-service --json` shows R1, R2 and the rollback with who/when;
 then the three stacks are destroyed.
 """
@@ -184,10 +185,14 @@ def test_releases_and_rollback(
             ), slug
             assert unit["LiveRevisionNum"] == unit["HeadRevisionNum"], slug
         for svc in MOVED:
-            assert units[svc]["HeadRevisionNum"] == before[svc] + 1  # a new head, not a rewrite
+            # new heads, not a rewrite: the tagged data with maxSurge 100% (its 3 replicas
+            # rolled at once, applied), then the exact tagged revision (applied)
+            assert units[svc]["HeadRevisionNum"] == before[svc] + 2
+            assert report["surged"][svc] == [svc], report
             live = appsv1.read_namespaced_deployment(svc, namespaces["prod"])
             assert live.spec.template.spec.containers[0].image == r1_images[svc]
             assert live.status.available_replicas == live.spec.replicas
+            assert live.spec.strategy.rolling_update.max_surge == 1  # the strategy is back
         assert report["recordedAs"] and report["recordedAs"] not in ("R1", "R2")
         stacks.run("preview", "--expect-no-changes", stack="prod")  # the rollback holds
 
@@ -195,21 +200,32 @@ def test_releases_and_rollback(
         svc = "trade-service"
         head = units[svc]["HeadRevisionNum"]
         revs = get(hub, f"/space/{prod_space}/unit/{units[svc]['UnitID']}/revision")
+        # -1 is the state before the environment rollback (R2's), not its surging revision
+        assert head == before[svc] + 2
         previous = next(
             (r.get("Revision") or r)
             for r in revs
-            if (r.get("Revision") or r)["RevisionNum"] == head - 1
+            if (r.get("Revision") or r)["RevisionNum"] == before[svc]
         )
         code, one, log = traderx(
             env, project, "rollback", "unit", "prod", svc, "--to", "-1", *one_unit
         )
         assert code == 0, log
         after = units_of(hub, prod_space)[svc]
-        assert after["HeadRevisionNum"] == head + 1 == one["head"] == one["live"]
+        # its 3 replicas roll at once: revision head+1 is the target's data with maxSurge 100%
+        # (applied), head+2 the exact restore of the previous revision (applied)
+        assert one["surged"] == [svc] and one["restoredRevision"] == before[svc], one
+        assert after["HeadRevisionNum"] == head + 2 == one["head"] == one["live"]
         assert after["DataHash"] == previous["DataHash"]
+        revs = get(hub, f"/space/{prod_space}/unit/{units[svc]['UnitID']}/revision")
+        by_num = {(r.get("Revision") or r)["RevisionNum"]: (r.get("Revision") or r) for r in revs}
+        assert "maxSurge 100%" in by_num[head + 1]["Description"]
+        assert by_num[head + 2]["Source"] == "Restore"
         live = appsv1.read_namespaced_deployment(svc, namespaces["prod"])
         assert live.status.available_replicas == live.spec.replicas
         assert live.spec.template.spec.containers[0].image.endswith(f":{NEW_TAG}")
+        assert live.spec.strategy.rolling_update.max_surge == 1  # the strategy is back
+        stacks.run("preview", "--expect-no-changes", stack="prod")  # and the stack agrees
 
         # --- 6. the audit timeline shows R1, R2 and the rollback, with who and when ----------
         code, audit, log = traderx(env, project, "audit", "unit", "prod", svc, *cli)

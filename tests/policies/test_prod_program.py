@@ -52,7 +52,7 @@ def violations(
     ctx = context_for(settings)
     found: dict[str, list[str]] = {}
     for component in START_ORDER:
-        props = unit_props([], slug=component, labels=unit_labels(component, "prod"))
+        props = unit_props([], slug=component, labels=unit_labels(component, settings.environment))
         props["data"] = render_unit(ctx, component)
         props["upstream_unit_id"] = f"staging-{component}"
         for pol in build_policies():
@@ -126,3 +126,23 @@ def test_workflows_pass_the_reviewed_prod_config(workflow: str) -> None:
     for script in scripts:
         if "--policy-pack policies" in script:
             assert '"${policy_args[@]}"' in script, script
+
+
+def test_prod_eu_has_prods_reviewed_exceptions() -> None:
+    """The second prod region runs the same images: the same reviewed exceptions, no more."""
+    eu = json.loads((PROD_CONFIG.parent / "prod-eu.json").read_text())
+    assert eu == prod_config()
+
+
+def test_prod_eu_running_latest_is_blocked_like_prod(run_resource: RunResource) -> None:
+    cfg = stack_config(
+        "prod-eu",
+        **{
+            "traderx:promote": dict.fromkeys(SERVICE_NAMES, 2),
+            "traderx:databasePassword": "unused-pw",
+        },
+    )
+    settings = load_settings(cfg, project="traderx", stack="prod-eu", environ=TOKEN_ENV)
+    found = violations(run_resource, settings, prod_config())
+    assert set(found) == {"images-pinned"}, found
+    assert len(found["images-pinned"]) == len(SERVICE_NAMES)

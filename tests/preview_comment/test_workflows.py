@@ -104,7 +104,8 @@ def test_merge_updates_dev_only() -> None:
 def test_promotions_are_manual_and_environment_gated() -> None:
     wf = load("promote.yml")
     assert list(wf["on"]) == ["workflow_dispatch"]
-    assert wf["on"]["workflow_dispatch"]["inputs"]["stack"]["options"] == ["staging", "prod"]
+    options = wf["on"]["workflow_dispatch"]["inputs"]["stack"]["options"]
+    assert options == ["staging", "prod", "prod-eu"]
     update = wf["jobs"]["update"]
     assert update["needs"] == "preview"
     assert update["with"]["environment"] == "${{ inputs.stack }}"  # protected environment

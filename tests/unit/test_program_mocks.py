@@ -90,7 +90,11 @@ def upstream_outputs(env: str) -> dict[str, Any]:
 
 
 def run(stack: str, **overrides: Any) -> tuple[Recorder, dict[str, Any]]:
-    upstream = {"staging": upstream_outputs("dev"), "prod": upstream_outputs("staging")}
+    upstream = {
+        "staging": upstream_outputs("dev"),
+        "prod": upstream_outputs("staging"),
+        "prod-eu": upstream_outputs("prod"),
+    }
     mocks = Recorder(upstream.get(stack))
     pulumi.runtime.set_mocks(mocks, project="traderx", stack=stack, preview=False)
     cfg = stack_config(stack, **overrides)
@@ -298,6 +302,52 @@ def test_prod_is_downstream_of_staging() -> None:
     assert role.inputs["metadata"]["name"] == "traderx-viewer"
     found = values[2]
     assert found["trade-service"] == "ghcr.io/finos/traderx/trade-service:promoted"
+
+
+def test_prod_eu_is_a_second_prod_region_downstream_of_prod() -> None:
+    """Lateral promotion: prod-eu's own space, worker, target and namespace; units cloned from
+    prod's; judged as prod (critical space, viewer role, protected, a release of its own)."""
+    mocks, values = completed("prod-eu", **PROD)
+    units = {u.inputs["slug"]: u for u in mocks.of_kind("Unit")}
+    assert units["database"].inputs["upstream_unit_id"] == "unit:prod:database"
+    assert {u.inputs["upstream_revision_num"] for c, u in units.items() if c in SERVICE_NAMES} == {
+        2
+    }
+    assert {u.inputs["labels"]["environment"] for u in units.values()} == {"prod-eu"}
+    space = mocks.of_kind("Space")[0].inputs
+    assert space["slug"] == "calm-heron-traderx-prod-eu"
+    assert space["labels"] == {
+        "project": "calm-heron-traderx",
+        "environment": "prod-eu",
+        "targetable": "true",
+        "critical": "true",
+    }
+    assert [w.inputs["slug"] for w in mocks.of_kind("BridgeWorker")] == ["prod-eu-worker"]
+    assert [t.inputs["slug"] for t in mocks.of_kind("Target")] == ["prod-eu-cluster"]
+    namespace = decoded(units["namespace"].inputs)
+    assert "traderx-prod-eu" in json.dumps(namespace)
+    role = next(r for r in mocks.resources if r.typ.endswith(":Role"))
+    assert role.inputs["metadata"]["name"] == "traderx-viewer"
+    (release,) = mocks.of_kind("Release")
+    assert release.inputs["environment"] == "prod-eu"
+    assert release.inputs["upstream_space_id"] == "space:prod"
+    assert values[1]["prod-eu"] == "space:traderx-prod-eu-space"
+
+
+def test_prod_eu_gets_prods_rules() -> None:
+    """prod's defaults and checks apply to prod-eu: critical replicas, protect, own secret."""
+    cfg = stack_config("prod-eu", **PROD)
+    s = load_settings(cfg, project="traderx", stack="prod-eu", environ=TOKEN_ENV)
+    assert s.is_prod and s.protected and s.upstream_environment == "prod"
+    assert s.upstream_stack == "organization/traderx/prod"
+    assert s.namespace == "traderx-prod-eu"
+    assert s.replicas_for("trade-service") == 3 and s.replicas_for("people-service") == 2
+    cfg = stack_config("prod-eu", **{"traderx:promote": {"trade-service": 2}})
+    with pytest.raises(ConfigError) as err:
+        load_settings(cfg, project="traderx", stack="prod-eu", environ=TOKEN_ENV)
+    text = str(err.value)
+    assert "traderx:databasePassword is unset: prod-eu needs its own secret" in text
+    assert "traderx:promote.people-service (a prod revision)" in text
 
 
 def test_dev_follows_base_and_declares_its_own_image() -> None:

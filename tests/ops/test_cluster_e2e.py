@@ -57,6 +57,16 @@ def _api(flow: dr_flow.Flow) -> kclient.ApiClient:
     return kconfig.new_client_from_config(config_file=str(flow.kubeconfig))
 
 
+def test_cost_stack_output_matches_the_cost_command(flow: dr_flow.Flow) -> None:
+    report = flow.traderx("cost", "--prefix", flow.prefix)
+    for env in dr_flow.ENVS:
+        output = flow.stacks.outputs(env)["cost"]
+        assert output["unknown"] == [], output
+        mine = {u["unit"]: u["monthly"] for u in report["units"] if u["environment"] == env}
+        assert output["units"] == {k: v for k, v in mine.items() if v}, env
+        assert output["total"] == report["environments"][env] > 0, env
+
+
 def test_scaled_dev_deployment_is_corrected_within_the_interval(flow: dr_flow.Flow) -> None:
     audit = flow.work / "audit.jsonl"
     took = dr_flow.drift_correction(flow, audit, WATCH_INTERVAL)

@@ -16,6 +16,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
+from components.confighub.client import SPACE
 from components.confighub.errors import ConfigHubError
 from operator_cli import deploy, hub, stacks
 from operator_cli.backup import restore as restoring
@@ -23,6 +24,7 @@ from operator_cli.backup import snapshot
 from operator_cli.cost import model as cost_model
 from operator_cli.cost import units as cost_units
 from operator_cli.drift import detect as drift_detect
+from operator_cli.drift import record as drift_record
 from operator_cli.drift import rules as drift_rules
 from operator_cli.output import CliError, Exit, Output, Step, table
 
@@ -428,6 +430,12 @@ AuditOpt = Annotated[
     Path, typer.Option("--audit", help="JSON-lines file every correction is appended to")
 ]
 DEFAULT_AUDIT = Path(".state/drift-audit.jsonl")
+RecordOpt = Annotated[
+    bool,
+    typer.Option(
+        help="record the result on the environment's Space (stack output, audit timeline)"
+    ),
+]
 
 
 def _drift_round(
@@ -441,6 +449,7 @@ def _drift_round(
     fix: bool,
     url: str | None,
     token: str | None,
+    record: bool = True,
 ) -> dict[str, Any]:
     try:
         rule_set = drift_rules.load_rules(rules_file)
@@ -457,12 +466,23 @@ def _drift_round(
     findings, units = drift_detect.detect(client, cluster, space, env, rule_set)
     if fix:
         drift_detect.correct(client, findings, units, rule_set, env, audit)
-    return {
+    report: dict[str, Any] = {
         "environment": env,
         "at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "seconds": round(time.monotonic() - started, 2),
         "drift": [f.model_dump(mode="json") for f in findings],
     }
+    if record:
+        _record(client, space, report)
+    return report
+
+
+def _record(client: Any, space: str, report: dict[str, Any]) -> None:
+    """Keep the round's result on the Space: the stack output and `traderx audit` read it."""
+    found = client.find_by_slug(SPACE, None, space)
+    if found is not None:
+        last = drift_record.write(client, found.id, report, drift_detect.actor())
+        report["recorded"] = {k: v for k, v in last.items() if k != "events"}
 
 
 def _drift_table(report: dict[str, Any]) -> Any:
@@ -508,6 +528,7 @@ def drift_check(
         str | None, typer.Option(help="also check Pulumi-owned objects: pulumi refresh preview")
     ] = None,
     project_dir: ProjectDirOpt = Path("."),
+    record: RecordOpt = True,
     url: UrlOpt = None,
     token: TokenOpt = None,
     as_json: JsonOpt = False,
@@ -518,10 +539,13 @@ def drift_check(
     field to its writer, classify it, correct low risk, report high risk. Exit 7 when drift
     remains."""
     report = _drift_round(
-        env, prefix, project, kubeconfig, context, rules, audit, correct, url, token
+        env, prefix, project, kubeconfig, context, rules, audit, correct, url, token, False
     )
     if stack:
         report["pulumi"] = stacks.refresh_drift(stacks.select(stack, project_dir))
+    if record:
+        space = f"{hub.project_name(prefix, project)}-{_env(env)}"
+        _record(hub.connect(url, token), space, report)
     out.result(report, _drift_table(report))
     if stack and not out.as_json and report["pulumi"]:
         out.out.print(
@@ -547,6 +571,7 @@ def drift_watch(
     context: ContextOpt = None,
     rules: RulesOpt = None,
     audit: AuditOpt = DEFAULT_AUDIT,
+    record: RecordOpt = True,
     url: UrlOpt = None,
     token: TokenOpt = None,
     as_json: JsonOpt = False,
@@ -557,7 +582,7 @@ def drift_watch(
     done = 0
     while rounds == 0 or done < rounds:
         report = _drift_round(
-            env, prefix, project, kubeconfig, context, rules, audit, True, url, token
+            env, prefix, project, kubeconfig, context, rules, audit, True, url, token, record
         )
         done += 1
         if out.as_json:

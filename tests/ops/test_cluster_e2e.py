@@ -138,6 +138,27 @@ def test_networkpolicy_deleted_by_hand_is_reported_by_pulumi_refresh(flow: dr_fl
     assert [d for d in report["drift"] if d["risk"] == "high"] == []
 
 
+def test_last_drift_result_in_the_audit_timeline_and_the_stack_output(flow: dr_flow.Flow) -> None:
+    dev = flow.traderx("audit", "env", "dev", "--prefix", flow.prefix)["events"]
+    replicas = [e for e in dev if e["event"].startswith("drift-") and e["path"] == "spec.replicas"]
+    assert [e["event"] for e in replicas] == ["drift-detected", "drift-corrected"], replicas
+    for e in replicas:
+        assert e["unit"] == "trade-service" and e["rule"] == "replica-count" and e["when"]
+        assert e["who"].startswith("traderx drift (") and e["writer"]["manager"] == "kubectl"
+    assert replicas[1]["action"].startswith("corrected")
+    gone = [e for e in dev if e["event"] == "drift-detected" and e["unit"] == "(pulumi)"]
+    assert [e["rule"] for e in gone] == ["pulumi-refresh"] and "allow-dns-egress" in str(gone)
+    prod = flow.traderx("audit", "unit", "prod", "trade-service", "--prefix", flow.prefix)
+    (image,) = [e for e in prod["events"] if e["event"].startswith("drift-")]
+    assert image["event"] == "drift-detected" and image["rule"] == "images"
+    assert image["risk"] == "high" and image["writer"]["manager"] == "kubectl-set"
+    # the record changed since prod's last up: the output follows, no resource changes
+    flow.stacks.up("prod", "--expect-no-changes")
+    last = flow.stacks.outputs("prod")["lastDrift"]
+    assert last["status"] == "drift" and last["remaining"] == 1 and last["high"] == 1, last
+    assert last["latest"][-1]["rule"] == "images" and last["by"].startswith("traderx drift (")
+
+
 def test_switch_cluster_moves_dev_and_pulumi_agrees(flow: dr_flow.Flow) -> None:
     dr_config = flow.work / "dr-kubeconfig.yaml"
     result = flow.traderx(

@@ -19,8 +19,8 @@ import typer
 from components.confighub.client import SPACE
 from components.confighub.errors import ConfigHubError
 from operator_cli import deploy, hub, stacks
+from operator_cli.backup import database, snapshot
 from operator_cli.backup import restore as restoring
-from operator_cli.backup import snapshot
 from operator_cli.cost import model as cost_model
 from operator_cli.cost import units as cost_units
 from operator_cli.drift import detect as drift_detect
@@ -83,6 +83,12 @@ def command(fn: F) -> F:
 
 # ---------------------------------------------------------------------------------- backup
 
+DbKubeconfigOpt = Annotated[
+    str | None,
+    typer.Option("--kubeconfig", envvar="KUBECONFIG", help="kubeconfig of the environments"),
+]
+DbContextOpt = Annotated[str | None, typer.Option("--context", help="context in the kubeconfig")]
+
 
 @backup_app.command("create")
 @command
@@ -91,6 +97,14 @@ def backup_create(
     prefix: PrefixOpt = None,
     project: ProjectOpt = None,
     force: Annotated[bool, typer.Option(help="replace an existing backup directory")] = False,
+    with_database: Annotated[
+        bool,
+        typer.Option(
+            "--database", help="also each environment's database data directory (kubectl exec)"
+        ),
+    ] = False,
+    kubeconfig: DbKubeconfigOpt = None,
+    context: DbContextOpt = None,
     url: UrlOpt = None,
     token: TokenOpt = None,
     as_json: JsonOpt = False,
@@ -98,11 +112,13 @@ def backup_create(
     out: Output,
 ) -> None:
     """Back up every space of the project: units with their full revision history, tags,
-    change sets, filters, links, targets, workers, triggers; SHA-256 checksums and a manifest."""
+    change sets, filters, links, targets, workers, triggers; SHA-256 checksums and a manifest.
+    With --database, also each deployed environment's H2 data directory (tar through exec)."""
     name = hub.project_name(prefix, project)
     client = hub.connect(url, token)
+    kube = database.api(kubeconfig, context) if with_database else None
     with out.progress(f"backup {name}") as step:
-        manifest = snapshot.create_backup(client, name, dest, step, force=force)
+        manifest = snapshot.create_backup(client, name, dest, step, force=force, kube=kube)
     counts = manifest["counts"]
     out.info(f"backup of {name} written to {dest}")
     out.result(
@@ -333,6 +349,15 @@ def dr_rebuild(
     stack: StackOpt = None,
     project_dir: ProjectDirOpt = Path("."),
     force: Annotated[bool, typer.Option(help="keep spaces that still exist")] = False,
+    with_database: Annotated[
+        bool,
+        typer.Option(
+            "--database/--no-database",
+            help="restore the database's data directory too, when the backup holds it",
+        ),
+    ] = True,
+    kubeconfig: DbKubeconfigOpt = None,
+    context: DbContextOpt = None,
     url: UrlOpt = None,
     token: TokenOpt = None,
     as_json: JsonOpt = False,
@@ -341,7 +366,7 @@ def dr_rebuild(
 ) -> None:
     """Rebuild an environment from a backup: restore its spaces (dev: base, filters and dev),
     then `pulumi up --refresh` of its stack, which adopts the restored objects and applies the
-    units in order."""
+    units in order; then the database's data directory, when the backup holds it."""
     _env(env)
     loaded = restoring.load(backup)
     name = loaded.manifest.project
@@ -364,11 +389,73 @@ def dr_rebuild(
         up = stacks.up(selected, step, refresh=True)
     timings["up"] = round(time.monotonic() - started, 2)
     result = {"environment": env, "restore": report, "up": up, "seconds": timings}
+    if with_database and f"{name}-{env}" in loaded.manifest.database:
+        started = time.monotonic()
+        result["database"] = _restore_database(
+            loaded, f"{name}-{env}", kubeconfig, context, url, token, out
+        )
+        timings["database"] = round(time.monotonic() - started, 2)
     out.result(
         result,
         f"{env} rebuilt from {backup}: restore {timings['restore']}s, "
         f"up {timings['up']}s ({up['changes']})",
     )
+
+
+def _restore_database(
+    loaded: restoring.Loaded,
+    space: str,
+    kubeconfig: str | None,
+    context: str | None,
+    url: str | None,
+    token: str | None,
+    out: Output,
+) -> dict[str, Any]:
+    """Stream the backup's archive into the database where ConfigHub now says it runs."""
+    entry = loaded.manifest.database.get(space)
+    if entry is None:
+        raise CliError(
+            Exit.NOT_FOUND,
+            f"{loaded.root} holds no database data of {space} "
+            f"(it has: {sorted(loaded.manifest.database) or 'none'})",
+            "take a backup with: traderx backup create DIR --database",
+        )
+    client = hub.connect(url, token)
+    found = client.find_by_slug(SPACE, None, space)
+    db = database.find(client, found.id) if found is not None else None
+    if db is None:
+        raise CliError(
+            Exit.NOT_FOUND,
+            f"ConfigHub has no deployed database unit in {space}",
+            f"restore and redeploy the environment first: traderx dr rebuild ... {space}",
+        )
+    archive = (loaded.root / entry.file).read_bytes()  # verified by restoring.load
+    out.info(f"restoring {len(archive)} bytes of database data into {db.where()}")
+    pod = database.load(database.api(kubeconfig, context), db, archive)
+    return {"space": space, "file": entry.file, "bytes": len(archive), "pod": pod,
+            "namespace": db.namespace, "from": entry.pod}  # fmt: skip
+
+
+@dr_app.command("restore-database")
+@command
+def dr_restore_database(
+    env: EnvArg,
+    backup: Annotated[Path, typer.Option("--backup", help="backup directory")],
+    kubeconfig: DbKubeconfigOpt = None,
+    context: DbContextOpt = None,
+    url: UrlOpt = None,
+    token: TokenOpt = None,
+    as_json: JsonOpt = False,
+    *,
+    out: Output,
+) -> None:
+    """Restore the environment's database data directory from a backup (`tar -xf` through
+    exec), then restart the database pod so H2 opens the restored files."""
+    _env(env)
+    loaded = restoring.load(backup)
+    space = f"{loaded.manifest.project}-{env}"
+    result = _restore_database(loaded, space, kubeconfig, context, url, token, out)
+    out.result(result, f"database of {space} restored into {result['namespace']}/{result['pod']}")
 
 
 @dr_app.command("switch-cluster")

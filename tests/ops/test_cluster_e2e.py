@@ -200,8 +200,10 @@ def _strip_live(doc: Any) -> Any:
 
 
 def test_backup_wipe_restore_redeploy(flow: dr_flow.Flow) -> None:
+    data = {env: dr_flow.volume_files(v) for env, v in flow.volumes.items()}
     taken = dr_flow.backup(flow, flow.work / "b1")
     assert taken["counts"]["space"] == 5 and taken["counts"]["unit"] == 44, taken["counts"]
+    assert taken["counts"].get("database", 0) == len(flow.volumes), taken["counts"]
     workers = [
         w
         for path in sorted((flow.work / "b1" / "spaces").glob("*/bridge_worker.json"))
@@ -217,6 +219,9 @@ def test_backup_wipe_restore_redeploy(flow: dr_flow.Flow) -> None:
         report = dr_flow.rebuild(flow, flow.work / "b1", env)
         assert report["restore"]["warnings"] == [], report["restore"]
         assert dr_flow.unavailable(flow, env) == [], env
+        if env in flow.volumes:  # the database's data directory is back, byte for byte
+            assert report["database"]["bytes"] > 64 * 1024, report.get("database")
+            assert dr_flow.volume_files(flow.volumes[env]) == data[env], env
     print(f"\nDR timings: {flow.timings}")
     dr_flow.backup(flow, flow.work / "b2")
     before, after = normalised(flow.work / "b1"), normalised(flow.work / "b2")

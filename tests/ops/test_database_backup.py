@@ -8,7 +8,7 @@ backup with its checksum; after the volume is lost, `traderx dr restore-database
 back and restarts the pod. Corrupt archives are refused before anything is written.
 
 Uses the shared cluster when it watches ClusterExec resources (toolchain/cluster.sh creates
-every cluster that way), else a cluster of its own (`traderx-ops-exec`, deleted afterwards).
+every cluster that way), else a cluster of its own (`traderx-ops-exec-<pid>`, deleted after).
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from tests.support.toolchain import KubeCluster, toolchain_env
 pytestmark = [pytest.mark.cluster]
 
 ROOT = Path(__file__).resolve().parents[2]
-OWN_CLUSTER = "traderx-ops-exec"
+OWN_CLUSTER = f"traderx-ops-exec-{os.getpid()}"  # unique: parallel runs never share it
 
 
 @pytest.fixture(scope="module")

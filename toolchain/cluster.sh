@@ -13,7 +13,7 @@
 #   traderx   startup delays like TraderX's (JVM services 20-40 s, web 8-12 s, others 2-5 s),
 #             plus the same labels and annotation
 # Every mode watches kwok's ClusterExec resources (--enable-crds), so `kubectl exec` into a pod
-# runs a local command in the directory a ClusterExec names: toolchain/kwok/volume.sh uses that
+# runs a local command in the directory a ClusterExec names: tests/ops/kwok_volume.py uses that
 # to give an environment's database a host directory standing in for its persistent volume.
 # State lives in ${TRADERX_CACHE}/kwok-state, outside the repository.
 set -euo pipefail

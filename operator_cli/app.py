@@ -429,10 +429,11 @@ def _restore_database(
             f"ConfigHub has no deployed database unit in {space}",
             f"restore and redeploy the environment first: traderx dr rebuild ... {space}",
         )
-    archive = (loaded.root / entry.file).read_bytes()  # verified by restoring.load
-    out.info(f"restoring {len(archive)} bytes of database data into {db.where()}")
+    archive = loaded.root / entry.file  # verified by restoring.load
+    size = archive.stat().st_size
+    out.info(f"restoring {size} bytes of database data into {db.where()}")
     pod = database.load(database.api(kubeconfig, context), db, archive)
-    return {"space": space, "file": entry.file, "bytes": len(archive), "pod": pod,
+    return {"space": space, "file": entry.file, "bytes": size, "pod": pod,
             "namespace": db.namespace, "from": entry.pod}  # fmt: skip
 
 

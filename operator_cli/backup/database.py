@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import Any, BinaryIO
 
 import yaml
 from kubernetes import client as kclient
@@ -117,10 +118,16 @@ def running_pod(core: kclient.CoreV1Api, db: Database, avoid: str | None = None)
 
 
 def _exec(
-    core: kclient.CoreV1Api, db: Database, pod: str, command: list[str], data: bytes | None
-) -> bytes:
-    """Run `command` in the pod's database container; its stdout. Fails naming the pod and
-    the command's stderr when it exits non-zero."""
+    core: kclient.CoreV1Api,
+    db: Database,
+    pod: str,
+    command: list[str],
+    source: BinaryIO | None = None,
+    sink: BinaryIO | None = None,
+) -> int:
+    """Run `command` in the pod's database container, streaming `source` to its stdin and its
+    stdout to `sink` (chunk by chunk: a large database never sits in memory); the bytes
+    written to `sink`. Fails naming the pod and the command's stderr when it fails."""
     try:
         ws = stream(
             core.connect_get_namespaced_pod_exec,
@@ -128,7 +135,7 @@ def _exec(
             db.namespace,
             container=db.container,
             command=command,
-            stdin=data is not None,
+            stdin=source is not None,
             stdout=True,
             stderr=True,
             tty=False,
@@ -142,19 +149,29 @@ def _exec(
             f"{exc.status} {exc.reason}: {str(exc.body)[:300]}",
             "the cluster must allow pods/exec for you (RBAC: create pods/exec)",
         ) from exc
-    out, err = bytearray(), bytearray()
+    err = bytearray()
+    written = 0
+
+    def drain() -> None:
+        nonlocal err, written
+        if ws.peek_stdout():
+            chunk = ws.read_stdout()
+            if sink is not None:
+                sink.write(chunk)
+            written += len(chunk)
+        if ws.peek_stderr():
+            err = (err + ws.read_stderr())[-4096:]
+
     try:
-        if data is not None:
-            for start in range(0, len(data), CHUNK):
-                ws.write_stdin(data[start : start + CHUNK])
+        if source is not None:
+            for chunk in iter(lambda: source.read(CHUNK), b""):
+                ws.write_stdin(chunk)
+                ws.update(timeout=0)
+                drain()
         while ws.is_open():
             ws.update(timeout=1)
-            if ws.peek_stdout():
-                out += ws.read_stdout()
-            if ws.peek_stderr():
-                err += ws.read_stderr()
-        out += ws.read_stdout() or b""
-        err += ws.read_stderr() or b""
+            drain()
+        drain()
         status = _status(ws.read_channel(ERROR_CHANNEL))
     finally:
         ws.close()
@@ -165,7 +182,7 @@ def _exec(
             f"{': ' + bytes(err).decode('utf-8', 'replace')[-500:] if err else ''}",
             f"check that the database's {DATA_DIR_ENV} exists in the pod and has sh and tar",
         )
-    return bytes(out)
+    return written
 
 
 def _status(raw: Any) -> str:
@@ -186,25 +203,28 @@ def _status(raw: Any) -> str:
     return str(found.get("message") or text)[:300]
 
 
-def dump(core: kclient.CoreV1Api, db: Database) -> tuple[str, bytes]:
-    """The data directory as a tar archive, from the running pod: (pod, archive)."""
+def dump(core: kclient.CoreV1Api, db: Database, dest: Path) -> tuple[str, int]:
+    """Write the data directory as a tar archive to `dest`, from the running pod:
+    (the pod, the archive's size)."""
     pod = running_pod(core, db)
-    archive = _exec(core, db, pod, DUMP, None)
-    if len(archive) < 1024 or len(archive) % 512:
+    with dest.open("wb") as fh:
+        size = _exec(core, db, pod, DUMP, sink=fh)
+    if size < 1024 or size % 512:
         raise CliError(
             Exit.FAILED,
             f"the database's data directory from {db.namespace}/{pod} is not a tar archive "
-            f"({len(archive)} bytes)",
+            f"({size} bytes)",
             f"check the pod's {DATA_DIR_ENV} ({db.data_dir})",
         )
-    return pod, archive
+    return pod, size
 
 
-def load(core: kclient.CoreV1Api, db: Database, archive: bytes, timeout: float = 180.0) -> str:
-    """Unpack `archive` into the data directory, then restart the pod so H2 opens the restored
-    files; returns the new pod's name once it is running and ready."""
+def load(core: kclient.CoreV1Api, db: Database, archive: Path, timeout: float = 180.0) -> str:
+    """Unpack the `archive` file into the data directory, then restart the pod so H2 opens the
+    restored files; returns the new pod's name once it is running and ready."""
     pod = running_pod(core, db)
-    _exec(core, db, pod, LOAD, archive)
+    with archive.open("rb") as fh:
+        _exec(core, db, pod, LOAD, source=fh)
     core.delete_namespaced_pod(pod, db.namespace)
     deadline = time.monotonic() + timeout
     while True:

@@ -151,17 +151,16 @@ def _write(
             db = database.find(client, space["SpaceID"])
             if db is None:
                 continue  # base and filters: nothing deployed
-            pod, archive = database.dump(kube, db)
             rel = f"database/{space['Slug']}.tar"
             (work / "database").mkdir(exist_ok=True)
-            (work / rel).write_bytes(archive)
-            files[rel] = {"sha256": sha256_of(work / rel), "bytes": len(archive)}
+            pod, size = database.dump(kube, db, work / rel)
+            files[rel] = {"sha256": sha256_of(work / rel), "bytes": size}
             databases[space["Slug"]] = {
                 "file": rel, "unit": db.unit, "namespace": db.namespace, "pod": pod,
                 "deployment": db.deployment, "container": db.container, "data_dir": db.data_dir,
             }  # fmt: skip
             counts["database"] = counts.get("database", 0) + 1
-            step.advance(f"{space['Slug']}/database ({len(archive)} bytes from {pod})")
+            step.advance(f"{space['Slug']}/database ({size} bytes from {pod})")
     manifest = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,

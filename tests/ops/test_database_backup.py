@@ -162,7 +162,7 @@ def deployed(
     volume = tmp_path / "pv" / ns
     volume.mkdir(parents=True)
     # what H2 keeps in its data directory: the database file and its trace, plus a subdirectory
-    (volume / "traderx.mv.db").write_bytes(os.urandom(70_000))
+    (volume / "traderx.mv.db").write_bytes(os.urandom(3 * 2**20 + 123))  # many exec chunks
     (volume / "traderx.trace.db").write_text("trace\n")
     (volume / "backups").mkdir()
     (volume / "backups" / "seed.sql").write_text("INSERT INTO accounts VALUES (1);\n")

@@ -16,13 +16,15 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
+from components.confighub.client import SPACE
 from components.confighub.errors import ConfigHubError
 from operator_cli import deploy, hub, stacks
+from operator_cli.backup import database, snapshot
 from operator_cli.backup import restore as restoring
-from operator_cli.backup import snapshot
 from operator_cli.cost import model as cost_model
 from operator_cli.cost import units as cost_units
 from operator_cli.drift import detect as drift_detect
+from operator_cli.drift import record as drift_record
 from operator_cli.drift import rules as drift_rules
 from operator_cli.output import CliError, Exit, Output, Step, table
 
@@ -81,6 +83,12 @@ def command(fn: F) -> F:
 
 # ---------------------------------------------------------------------------------- backup
 
+DbKubeconfigOpt = Annotated[
+    str | None,
+    typer.Option("--kubeconfig", envvar="KUBECONFIG", help="kubeconfig of the environments"),
+]
+DbContextOpt = Annotated[str | None, typer.Option("--context", help="context in the kubeconfig")]
+
 
 @backup_app.command("create")
 @command
@@ -89,6 +97,14 @@ def backup_create(
     prefix: PrefixOpt = None,
     project: ProjectOpt = None,
     force: Annotated[bool, typer.Option(help="replace an existing backup directory")] = False,
+    with_database: Annotated[
+        bool,
+        typer.Option(
+            "--database", help="also each environment's database data directory (kubectl exec)"
+        ),
+    ] = False,
+    kubeconfig: DbKubeconfigOpt = None,
+    context: DbContextOpt = None,
     url: UrlOpt = None,
     token: TokenOpt = None,
     as_json: JsonOpt = False,
@@ -96,11 +112,13 @@ def backup_create(
     out: Output,
 ) -> None:
     """Back up every space of the project: units with their full revision history, tags,
-    change sets, filters, links, targets, workers, triggers; SHA-256 checksums and a manifest."""
+    change sets, filters, links, targets, workers, triggers; SHA-256 checksums and a manifest.
+    With --database, also each deployed environment's H2 data directory (tar through exec)."""
     name = hub.project_name(prefix, project)
     client = hub.connect(url, token)
+    kube = database.api(kubeconfig, context) if with_database else None
     with out.progress(f"backup {name}") as step:
-        manifest = snapshot.create_backup(client, name, dest, step, force=force)
+        manifest = snapshot.create_backup(client, name, dest, step, force=force, kube=kube)
     counts = manifest["counts"]
     out.info(f"backup of {name} written to {dest}")
     out.result(
@@ -336,6 +354,15 @@ def dr_rebuild(
     stack: StackOpt = None,
     project_dir: ProjectDirOpt = Path("."),
     force: Annotated[bool, typer.Option(help="keep spaces that still exist")] = False,
+    with_database: Annotated[
+        bool,
+        typer.Option(
+            "--database/--no-database",
+            help="restore the database's data directory too, when the backup holds it",
+        ),
+    ] = True,
+    kubeconfig: DbKubeconfigOpt = None,
+    context: DbContextOpt = None,
     url: UrlOpt = None,
     token: TokenOpt = None,
     as_json: JsonOpt = False,
@@ -344,7 +371,7 @@ def dr_rebuild(
 ) -> None:
     """Rebuild an environment from a backup: restore its spaces (dev: base, filters and dev),
     then `pulumi up --refresh` of its stack, which adopts the restored objects and applies the
-    units in order."""
+    units in order; then the database's data directory, when the backup holds it."""
     _env(env)
     loaded = restoring.load(backup)
     name = loaded.manifest.project
@@ -367,11 +394,74 @@ def dr_rebuild(
         up = stacks.up(selected, step, refresh=True)
     timings["up"] = round(time.monotonic() - started, 2)
     result = {"environment": env, "restore": report, "up": up, "seconds": timings}
+    if with_database and f"{name}-{env}" in loaded.manifest.database:
+        started = time.monotonic()
+        result["database"] = _restore_database(
+            loaded, f"{name}-{env}", kubeconfig, context, url, token, out
+        )
+        timings["database"] = round(time.monotonic() - started, 2)
     out.result(
         result,
         f"{env} rebuilt from {backup}: restore {timings['restore']}s, "
         f"up {timings['up']}s ({up['changes']})",
     )
+
+
+def _restore_database(
+    loaded: restoring.Loaded,
+    space: str,
+    kubeconfig: str | None,
+    context: str | None,
+    url: str | None,
+    token: str | None,
+    out: Output,
+) -> dict[str, Any]:
+    """Stream the backup's archive into the database where ConfigHub now says it runs."""
+    entry = loaded.manifest.database.get(space)
+    if entry is None:
+        raise CliError(
+            Exit.NOT_FOUND,
+            f"{loaded.root} holds no database data of {space} "
+            f"(it has: {sorted(loaded.manifest.database) or 'none'})",
+            "take a backup with: traderx backup create DIR --database",
+        )
+    client = hub.connect(url, token)
+    found = client.find_by_slug(SPACE, None, space)
+    db = database.find(client, found.id) if found is not None else None
+    if db is None:
+        raise CliError(
+            Exit.NOT_FOUND,
+            f"ConfigHub has no deployed database unit in {space}",
+            f"restore and redeploy the environment first: traderx dr rebuild ... {space}",
+        )
+    archive = loaded.root / entry.file  # verified by restoring.load
+    size = archive.stat().st_size
+    out.info(f"restoring {size} bytes of database data into {db.where()}")
+    pod = database.load(database.api(kubeconfig, context), db, archive)
+    return {"space": space, "file": entry.file, "bytes": size, "pod": pod,
+            "namespace": db.namespace, "from": entry.pod}  # fmt: skip
+
+
+@dr_app.command("restore-database")
+@command
+def dr_restore_database(
+    env: EnvArg,
+    backup: Annotated[Path, typer.Option("--backup", help="backup directory")],
+    kubeconfig: DbKubeconfigOpt = None,
+    context: DbContextOpt = None,
+    url: UrlOpt = None,
+    token: TokenOpt = None,
+    as_json: JsonOpt = False,
+    *,
+    out: Output,
+) -> None:
+    """Restore the environment's database data directory from a backup (`tar -xf` through
+    exec), then restart the database pod so H2 opens the restored files."""
+    _env(env)
+    loaded = restoring.load(backup)
+    space = f"{loaded.manifest.project}-{env}"
+    result = _restore_database(loaded, space, kubeconfig, context, url, token, out)
+    out.result(result, f"database of {space} restored into {result['namespace']}/{result['pod']}")
 
 
 @dr_app.command("switch-cluster")
@@ -433,6 +523,12 @@ AuditOpt = Annotated[
     Path, typer.Option("--audit", help="JSON-lines file every correction is appended to")
 ]
 DEFAULT_AUDIT = Path(".state/drift-audit.jsonl")
+RecordOpt = Annotated[
+    bool,
+    typer.Option(
+        help="record the result on the environment's Space (stack output, audit timeline)"
+    ),
+]
 
 
 def _drift_round(
@@ -446,6 +542,7 @@ def _drift_round(
     fix: bool,
     url: str | None,
     token: str | None,
+    record: bool = True,
 ) -> dict[str, Any]:
     try:
         rule_set = drift_rules.load_rules(rules_file)
@@ -462,12 +559,23 @@ def _drift_round(
     findings, units = drift_detect.detect(client, cluster, space, env, rule_set)
     if fix:
         drift_detect.correct(client, findings, units, rule_set, env, audit)
-    return {
+    report: dict[str, Any] = {
         "environment": env,
         "at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "seconds": round(time.monotonic() - started, 2),
         "drift": [f.model_dump(mode="json") for f in findings],
     }
+    if record:
+        _record(client, space, report)
+    return report
+
+
+def _record(client: Any, space: str, report: dict[str, Any]) -> None:
+    """Keep the round's result on the Space: the stack output and `traderx audit` read it."""
+    found = client.find_by_slug(SPACE, None, space)
+    if found is not None:
+        last = drift_record.write(client, found.id, report, drift_detect.actor())
+        report["recorded"] = {k: v for k, v in last.items() if k != "events"}
 
 
 def _drift_table(report: dict[str, Any]) -> Any:
@@ -513,6 +621,7 @@ def drift_check(
         str | None, typer.Option(help="also check Pulumi-owned objects: pulumi refresh preview")
     ] = None,
     project_dir: ProjectDirOpt = Path("."),
+    record: RecordOpt = True,
     url: UrlOpt = None,
     token: TokenOpt = None,
     as_json: JsonOpt = False,
@@ -523,10 +632,13 @@ def drift_check(
     field to its writer, classify it, correct low risk, report high risk. Exit 7 when drift
     remains."""
     report = _drift_round(
-        env, prefix, project, kubeconfig, context, rules, audit, correct, url, token
+        env, prefix, project, kubeconfig, context, rules, audit, correct, url, token, False
     )
     if stack:
         report["pulumi"] = stacks.refresh_drift(stacks.select(stack, project_dir))
+    if record:
+        space = f"{hub.project_name(prefix, project)}-{_env(env)}"
+        _record(hub.connect(url, token), space, report)
     out.result(report, _drift_table(report))
     if stack and not out.as_json and report["pulumi"]:
         out.out.print(
@@ -552,6 +664,7 @@ def drift_watch(
     context: ContextOpt = None,
     rules: RulesOpt = None,
     audit: AuditOpt = DEFAULT_AUDIT,
+    record: RecordOpt = True,
     url: UrlOpt = None,
     token: TokenOpt = None,
     as_json: JsonOpt = False,
@@ -562,7 +675,7 @@ def drift_watch(
     done = 0
     while rounds == 0 or done < rounds:
         report = _drift_round(
-            env, prefix, project, kubeconfig, context, rules, audit, True, url, token
+            env, prefix, project, kubeconfig, context, rules, audit, True, url, token, record
         )
         done += 1
         if out.as_json:

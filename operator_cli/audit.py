@@ -14,10 +14,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from components.confighub.client import ConfigHubClient
+from components.confighub.client import SPACE, ConfigHubClient
 from components.confighub.fields import changes_between
 from components.confighub.models import decode_data
 from components.confighub.releases import list_releases
+from operator_cli.drift import record as drift_record
 from operator_cli.rollback import Environment, revisions
 
 
@@ -128,10 +129,19 @@ def unit_timeline(
                     "description": release.description,
                 }
             )
+    events.extend(drift_events(client, env, unit["Slug"]))
     return sorted(events, key=lambda e: (str(e.get("when") or ""), _ORDER.get(e["event"], 9)))
 
 
-_ORDER = {"revision": 0, "apply": 1, "destroy": 1, "release": 2}
+_ORDER = {"revision": 0, "apply": 1, "destroy": 1, "release": 2, "drift-detected": 3}
+
+
+def drift_events(
+    client: ConfigHubClient, env: Environment, unit: str | None
+) -> list[dict[str, Any]]:
+    """Drift detections and corrections `traderx drift` recorded on the environment's Space."""
+    space = client.get(SPACE, None, env.space_id)
+    return drift_record.timeline(drift_record.parse(space.annotations), unit)
 
 
 def environment_timeline(
@@ -139,7 +149,12 @@ def environment_timeline(
 ) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for unit in env.units:
-        out.extend(e for e in unit_timeline(client, env, unit, updates) if e["event"] != "release")
+        out.extend(
+            e
+            for e in unit_timeline(client, env, unit, updates)
+            if e["event"] not in ("release", "drift-detected", "drift-corrected")
+        )
+    out.extend(drift_events(client, env, None))
     for release in list_releases(client, env.space_id):
         out.append(
             {
@@ -166,6 +181,12 @@ def render_row(e: dict[str, Any]) -> list[Any]:
             detail += f" [releases: {', '.join(e['releases'])}]"
         if e.get("changes"):
             detail += " | " + "; ".join(e["changes"][:3])
+    elif e["event"].startswith("drift-"):
+        writer = (e.get("writer") or {}).get("manager")
+        detail = f"{e.get('risk')} [{e.get('rule')}] {e.get('object')} {e.get('path')}: "
+        detail += f"{e.get('live')} (written by {writer})" if writer else f"{e.get('live')}"
+        if e.get("action"):
+            detail += f" -> {e['action']}"
     elif e["event"] == "release":
         detail = f"release {e['release']} ({e.get('kind')}"
         detail += f" from {e['source']})" if e.get("source") else ")"

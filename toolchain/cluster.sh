@@ -12,6 +12,9 @@
 #             restart|unready-after) and the traderx.finos.org/ready-after annotation
 #   traderx   startup delays like TraderX's (JVM services 20-40 s, web 8-12 s, others 2-5 s),
 #             plus the same labels and annotation
+# Every mode watches kwok's ClusterExec resources (--enable-crds), so `kubectl exec` into a pod
+# runs a local command in the directory a ClusterExec names: tests/ops/kwok_volume.py uses that
+# to give an environment's database a host directory standing in for its persistent volume.
 # State lives in ${TRADERX_CACHE}/kwok-state, outside the repository.
 set -euo pipefail
 # shellcheck source=toolchain/lib.sh
@@ -166,6 +169,7 @@ up() { # [requested readiness mode, "" for: as recorded, else instant]
     --kube-scheduler-binary "$KUBERNETES_DIR/bin/kube-scheduler" \
     --etcd-binary "$ETCD_DIR/bin/etcd" \
     --kwok-controller-binary "$KWOK_DIR/bin/kwok" \
+    --enable-crds ClusterExec \
     --wait "${WAIT_SECONDS}s" >&2 || { down; die "cluster: kwokctl create cluster failed or timed out after ${WAIT_SECONDS}s; retry: make cluster-up"; }
   # kwokctl's node template allows 110 pods; several TraderX stacks (prod alone runs 18 pods)
   # and parallel test runs need more, so the one node takes TRADERX_CLUSTER_MAX_PODS.

@@ -24,6 +24,8 @@ from components.stack.environment import (
     Upstream,
 )
 from components.stack.release import declare_release
+from operator_cli.cost.model import stack_cost
+from operator_cli.drift.record import stack_output as last_drift
 
 DEFAULT_DEV_DB_PASSWORD = "sa"  # the images' public default; prod must set its own secret
 
@@ -124,6 +126,13 @@ def build(settings: Settings, prefix_configured: bool = False) -> dict[str, Any]
     outputs["images"] = {
         svc: env.image_of(svc) for svc in START_ORDER if svc not in ("namespace", "ingress")
     }
+    # monthly cost of the data each unit leaves in ConfigHub (pure: a no-op up stays a no-op)
+    outputs["cost"] = pulumi.Output.all(**{c: u.planned_data for c, u in env.units.items()}).apply(
+        stack_cost
+    )
+    # what the last `traderx drift` round recorded on the Space (read only: no resource, no diff)
+    hub_url, hub_token = settings.confighub.url, settings.confighub.token.get_secret_value()
+    outputs["lastDrift"] = env.space.space_id.apply(lambda sid: last_drift(hub_url, hub_token, sid))
     scheme = "https" if settings.ingress.tls else "http"
     outputs["urls"] = {
         "app": f"{scheme}://{settings.host}/",

@@ -6,6 +6,8 @@
 <dir>/spaces/<space slug>/<kind>.json    bridge_worker, target, filter, change_set, tag,
                                          trigger, link: lists of wire objects
 <dir>/spaces/<space slug>/units/<unit slug>.json   {"Unit": ..., "Revisions": [...]}
+<dir>/database/<space slug>.tar          the database's data directory (`backup create
+                                         --database`; format_version 2), see database.py
 ```
 
 Every file other than the manifest is listed in `manifest.files` with its size and SHA-256.
@@ -31,7 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from operator_cli.output import CliError, Exit
 
 FORMAT = "traderx-confighub-backup"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the optional `database` section (a version-1 backup reads the same)
 MANIFEST = "manifest.json"
 
 # Space-scoped kinds in a backup, in restore order (a kind only references earlier ones; the
@@ -53,6 +55,19 @@ class FileEntry(BaseModel):
     bytes: int
 
 
+class DatabaseEntry(BaseModel):
+    """Where a space's database data came from, and its archive (listed in `files` too)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    file: str
+    unit: str
+    namespace: str
+    deployment: str
+    container: str
+    data_dir: str
+    pod: str
+
+
 class Manifest(BaseModel):
     """manifest.json. Unknown fields are refused so a typo or foreign file is not half-read."""
 
@@ -66,6 +81,7 @@ class Manifest(BaseModel):
     spaces: list[str]
     counts: dict[str, int] = Field(default_factory=dict)
     files: dict[str, FileEntry]
+    database: dict[str, DatabaseEntry] = Field(default_factory=dict)  # by space slug
 
 
 def sha256_of(path: Path) -> str:
@@ -137,6 +153,9 @@ def verify(root: Path) -> Manifest:
         actual = sha256_of(path)
         if actual != entry.sha256:
             raise bad(path, f"checksum mismatch (sha256 {actual}, manifest {entry.sha256})")
+    for space, db in sorted(manifest.database.items()):
+        if db.file not in manifest.files:
+            raise bad(root / MANIFEST, f"database of {space}: {db.file} is not a listed file")
     listed = set(manifest.files) | {MANIFEST}
     for path in sorted(root.rglob("*")):
         if path.is_file() and path.relative_to(root).as_posix() not in listed:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from components.confighub.client import ConfigHubClient
+from operator_cli.backup import database
 from operator_cli.backup.format import FORMAT, FORMAT_VERSION, KINDS, MANIFEST, dumps, sha256_of
 from operator_cli.hub import project_spaces
 from operator_cli.output import CliError, Exit, Step
@@ -71,9 +72,16 @@ def plan_files(client: ConfigHubClient, project: str) -> tuple[list[dict[str, An
 
 
 def create_backup(
-    client: ConfigHubClient, project: str, dest: Path, step: Step, *, force: bool = False
+    client: ConfigHubClient,
+    project: str,
+    dest: Path,
+    step: Step,
+    *,
+    force: bool = False,
+    kube: Any = None,
 ) -> dict[str, Any]:
-    """Write the backup of `project` to `dest`; returns the manifest as written."""
+    """Write the backup of `project` to `dest`; returns the manifest as written. With `kube`
+    (a CoreV1Api), also each deployed environment's database data directory (database.py)."""
     if dest.exists() and any(dest.iterdir()) and not force:
         raise CliError(
             Exit.REFUSED,
@@ -84,6 +92,25 @@ def create_backup(
     work = dest.with_name(dest.name + ".partial")
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
+    try:
+        manifest = _write(client, project, spaces, work, step, kube)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)  # a failed backup leaves nothing behind
+        raise
+    if dest.exists():
+        shutil.rmtree(dest)
+    os.replace(work, dest)
+    return manifest
+
+
+def _write(
+    client: ConfigHubClient,
+    project: str,
+    spaces: list[dict[str, Any]],
+    work: Path,
+    step: Step,
+    kube: Any,
+) -> dict[str, Any]:
     files: dict[str, dict[str, Any]] = {}
     counts: dict[str, int] = {"space": 0, "unit": 0, "revision": 0, **{k: 0 for k in KINDS}}
 
@@ -118,6 +145,22 @@ def create_backup(
             counts["unit"] += 1
             counts["revision"] += len(unit["Revisions"])
             step.advance(f"{slug}/{listed['Slug']}")
+    databases: dict[str, dict[str, str]] = {}
+    if kube is not None:
+        for space in spaces:
+            db = database.find(client, space["SpaceID"])
+            if db is None:
+                continue  # base and filters: nothing deployed
+            rel = f"database/{space['Slug']}.tar"
+            (work / "database").mkdir(exist_ok=True)
+            pod, size = database.dump(kube, db, work / rel)
+            files[rel] = {"sha256": sha256_of(work / rel), "bytes": size}
+            databases[space["Slug"]] = {
+                "file": rel, "unit": db.unit, "namespace": db.namespace, "pod": pod,
+                "deployment": db.deployment, "container": db.container, "data_dir": db.data_dir,
+            }  # fmt: skip
+            counts["database"] = counts.get("database", 0) + 1
+            step.advance(f"{space['Slug']}/database ({size} bytes from {pod})")
     manifest = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -127,9 +170,7 @@ def create_backup(
         "spaces": [s["Slug"] for s in spaces],
         "counts": counts,
         "files": files,
+        **({"database": databases} if databases else {}),
     }
     (work / MANIFEST).write_bytes(dumps(manifest))
-    if dest.exists():
-        shutil.rmtree(dest)
-    os.replace(work, dest)
     return manifest

@@ -393,3 +393,32 @@ def catalog_defaults() -> dict[str, Request]:
         )
         for s in SERVICES
     }
+
+
+def stack_cost(datas: Mapping[str, str | None], prices: Prices | None = None) -> dict[str, Any]:
+    """The `cost` stack output: monthly cost of each unit's data and the total, as `traderx
+    cost` computes it (same model and prices), so the output never disagrees with the report.
+
+    Pure and deterministic (sorted keys, amounts rounded to cents): the same data gives the same
+    output, so a no-op `up` stays a no-op. Units whose data is not known (None) are listed in
+    `unknown` and count 0.
+    """
+    prices = prices or Prices.model_validate({})
+    units: dict[str, float] = {}
+    unknown: list[str] = []
+    total = Decimal(0)
+    for name in sorted(datas):
+        text = datas[name]
+        if not isinstance(text, str):
+            unknown.append(name)
+            continue
+        found = workloads(text, name)
+        cost = monthly(
+            sum((w.cpu for w in found), Decimal(0)),
+            sum((w.memory_gib for w in found), Decimal(0)),
+            prices,
+        )
+        total += cost
+        if found:
+            units[name] = _money(cost)
+    return {"currency": prices.currency, "total": _money(total), "units": units, "unknown": unknown}

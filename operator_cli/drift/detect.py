@@ -120,6 +120,11 @@ def _finding(
     )
 
 
+def actor() -> str:
+    """Who a correction or a drift record is attributed to."""
+    return f"traderx drift ({getpass.getuser()}@{socket.gethostname()})"
+
+
 def correct(
     client: ConfigHubClient,
     findings: list[Finding],
@@ -133,7 +138,7 @@ def correct(
     by_unit: dict[str, list[Finding]] = {}
     for f in findings:
         by_unit.setdefault(f.unit, []).append(f)
-    actor = f"traderx drift ({getpass.getuser()}@{socket.gethostname()})"
+    by = actor()
     for slug, items in by_unit.items():
         unit = units[slug]
         lows = [f for f in items if f.risk == "low"]
@@ -172,7 +177,7 @@ def correct(
                 for f in lows:
                     record = {
                         "at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-                        "by": actor,
+                        "by": by,
                         "rule": f.rule,
                         "environment": environment,
                         "unit": slug,

@@ -10,9 +10,11 @@ runs afterwards can only come from the redeploy; then restore and redeploy each 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import secrets
+import shutil
 import subprocess
 import sys
 import time
@@ -26,6 +28,7 @@ from kubernetes import config as kconfig
 
 from components.model.catalog import SERVICE_NAMES
 from tests.e2e.driver import Stacks, base_env, make_project
+from tests.ops import kwok_volume
 from tests.support.server import ServerProcess
 
 ENVS = ("dev", "staging", "prod")
@@ -41,6 +44,8 @@ class Flow:
     kubeconfig: Path
     context: str = ""
     timings: dict[str, float] = field(default_factory=dict)
+    # env -> the host directory standing in for its database's volume (kwok with ClusterExec)
+    volumes: dict[str, Path] = field(default_factory=dict)
 
     def namespace(self, env: str) -> str:
         return f"{self.prefix}-{env}"
@@ -100,6 +105,17 @@ def deploy(work: Path, toolchain_env: dict[str, str], kubeconfig: Path, context:
     env = base_env(toolchain_env, f"file://{work}/state", hub.url, hub.token, str(kubeconfig))
     stacks = Stacks(make_project(work), env, work / "calls.jsonl")
     flow = Flow(work, hub, stacks, prefix, kubeconfig, context)
+    if kwok_volume.has_exec(str(kubeconfig), context):
+        for name in ENVS:
+            flow.volumes[name] = work / "pv" / flow.namespace(name)
+            kwok_volume.bind(str(kubeconfig), flow.namespace(name), flow.volumes[name])
+            seed_database(flow.volumes[name], name)
+    else:
+        print(
+            "NOTE: this cluster predates toolchain/cluster.sh's ClusterExec: the database data "
+            "is not part of this DR run (tests/ops/test_database_backup.py covers it)",
+            file=sys.stderr,
+        )
     common = {
         "traderx:kubeconfig": str(kubeconfig),
         "traderx:kubeContext": context,
@@ -127,9 +143,30 @@ def deploy(work: Path, toolchain_env: dict[str, str], kubeconfig: Path, context:
     return flow
 
 
+def seed_database(volume: Path, env: str) -> None:
+    """What H2 keeps in its data directory: the database file, its trace, a subdirectory."""
+    (volume / "backups").mkdir(parents=True, exist_ok=True)
+    (volume / "traderx.mv.db").write_bytes(secrets.token_bytes(64 * 1024) + env.encode())
+    (volume / "traderx.trace.db").write_text(f"{env} trace\n")
+    (volume / "backups" / "accounts.sql").write_text(
+        f"-- {env}\nINSERT INTO accounts VALUES (1);\n"
+    )
+
+
+def volume_files(volume: Path) -> dict[str, str]:
+    return {
+        p.relative_to(volume).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(volume.rglob("*"))
+        if p.is_file()
+    }
+
+
 def backup(flow: Flow, dest: Path) -> dict[str, Any]:
     started = time.monotonic()
-    result = flow.traderx("backup", "create", str(dest), "--prefix", flow.prefix)
+    database = ["--database", "--kubeconfig", str(flow.kubeconfig), "--context", flow.context]
+    result = flow.traderx(
+        "backup", "create", str(dest), "--prefix", flow.prefix, *(database if flow.volumes else [])
+    )
     flow.timings["backup_s"] = round(time.monotonic() - started, 2)
     return result
 
@@ -140,6 +177,10 @@ def wipe(flow: Flow) -> None:
     for suffix in ("", "-wal", "-shm"):
         Path(str(flow.hub.db_path) + suffix).unlink(missing_ok=True)
     flow.hub.start()
+    for volume in flow.volumes.values():  # the volumes are lost too: a fresh, empty database
+        shutil.rmtree(volume)
+        volume.mkdir()
+        (volume / "traderx.mv.db").write_bytes(b"freshly seeded")
     apps = flow.apps()
     for env in ENVS:
         apps.delete_collection_namespaced_deployment(flow.namespace(env))
@@ -154,9 +195,12 @@ def rebuild(flow: Flow, backup_dir: Path, env: str) -> dict[str, Any]:
     """`traderx dr rebuild <env>`: restore the environment's spaces, `up --refresh` its stack."""
     started = time.monotonic()
     result = flow.traderx(
-        "dr", "rebuild", env, "--backup", str(backup_dir), "--project-dir", str(flow.stacks.project)
-    )
+        "dr", "rebuild", env, "--backup", str(backup_dir), "--project-dir",
+        str(flow.stacks.project), "--kubeconfig", str(flow.kubeconfig), "--context", flow.context,
+    )  # fmt: skip
     flow.timings[f"rebuild_{env}_s"] = round(time.monotonic() - started, 1)
+    if "database" in result["seconds"]:  # its data directory, streamed back through exec
+        flow.timings[f"database_restore_{env}_s"] = result["seconds"]["database"]
     return result
 
 
@@ -212,6 +256,8 @@ def teardown(flow: Flow) -> None:
             flow.stacks.destroy(env)
         except Exception as exc:  # report and keep tearing down
             print(f"destroy {env} failed: {str(exc)[:500]}", file=sys.stderr)
+    for env in flow.volumes:
+        kwok_volume.unbind(str(flow.kubeconfig), f"traderx-volume-{flow.namespace(env)}")
     flow.hub.stop()
 
 

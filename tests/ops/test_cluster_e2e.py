@@ -57,6 +57,16 @@ def _api(flow: dr_flow.Flow) -> kclient.ApiClient:
     return kconfig.new_client_from_config(config_file=str(flow.kubeconfig))
 
 
+def test_cost_stack_output_matches_the_cost_command(flow: dr_flow.Flow) -> None:
+    report = flow.traderx("cost", "--prefix", flow.prefix)
+    for env in dr_flow.ENVS:
+        output = flow.stacks.outputs(env)["cost"]
+        assert output["unknown"] == [], output
+        mine = {u["unit"]: u["monthly"] for u in report["units"] if u["environment"] == env}
+        assert output["units"] == {k: v for k, v in mine.items() if v}, env
+        assert output["total"] == report["environments"][env] > 0, env
+
+
 def test_scaled_dev_deployment_is_corrected_within_the_interval(flow: dr_flow.Flow) -> None:
     audit = flow.work / "audit.jsonl"
     took = dr_flow.drift_correction(flow, audit, WATCH_INTERVAL)
@@ -128,6 +138,27 @@ def test_networkpolicy_deleted_by_hand_is_reported_by_pulumi_refresh(flow: dr_fl
     assert [d for d in report["drift"] if d["risk"] == "high"] == []
 
 
+def test_last_drift_result_in_the_audit_timeline_and_the_stack_output(flow: dr_flow.Flow) -> None:
+    dev = flow.traderx("audit", "env", "dev", "--prefix", flow.prefix)["events"]
+    replicas = [e for e in dev if e["event"].startswith("drift-") and e["path"] == "spec.replicas"]
+    assert [e["event"] for e in replicas] == ["drift-detected", "drift-corrected"], replicas
+    for e in replicas:
+        assert e["unit"] == "trade-service" and e["rule"] == "replica-count" and e["when"]
+        assert e["who"].startswith("traderx drift (") and e["writer"]["manager"] == "kubectl"
+    assert replicas[1]["action"].startswith("corrected")
+    gone = [e for e in dev if e["event"] == "drift-detected" and e["unit"] == "(pulumi)"]
+    assert [e["rule"] for e in gone] == ["pulumi-refresh"] and "allow-dns-egress" in str(gone)
+    prod = flow.traderx("audit", "unit", "prod", "trade-service", "--prefix", flow.prefix)
+    (image,) = [e for e in prod["events"] if e["event"].startswith("drift-")]
+    assert image["event"] == "drift-detected" and image["rule"] == "images"
+    assert image["risk"] == "high" and image["writer"]["manager"] == "kubectl-set"
+    # the record changed since prod's last up: the output follows, no resource changes
+    flow.stacks.up("prod", "--expect-no-changes")
+    last = flow.stacks.outputs("prod")["lastDrift"]
+    assert last["status"] == "drift" and last["remaining"] == 1 and last["high"] == 1, last
+    assert last["latest"][-1]["rule"] == "images" and last["by"].startswith("traderx drift (")
+
+
 def test_switch_cluster_moves_dev_and_pulumi_agrees(flow: dr_flow.Flow) -> None:
     dr_config = flow.work / "dr-kubeconfig.yaml"
     result = flow.traderx(
@@ -169,8 +200,10 @@ def _strip_live(doc: Any) -> Any:
 
 
 def test_backup_wipe_restore_redeploy(flow: dr_flow.Flow) -> None:
+    data = {env: dr_flow.volume_files(v) for env, v in flow.volumes.items()}
     taken = dr_flow.backup(flow, flow.work / "b1")
     assert taken["counts"]["space"] == 5 and taken["counts"]["unit"] == 44, taken["counts"]
+    assert taken["counts"].get("database", 0) == len(flow.volumes), taken["counts"]
     workers = [
         w
         for path in sorted((flow.work / "b1" / "spaces").glob("*/bridge_worker.json"))
@@ -186,6 +219,9 @@ def test_backup_wipe_restore_redeploy(flow: dr_flow.Flow) -> None:
         report = dr_flow.rebuild(flow, flow.work / "b1", env)
         assert report["restore"]["warnings"] == [], report["restore"]
         assert dr_flow.unavailable(flow, env) == [], env
+        if env in flow.volumes:  # the database's data directory is back, byte for byte
+            assert report["database"]["bytes"] > 64 * 1024, report.get("database")
+            assert dr_flow.volume_files(flow.volumes[env]) == data[env], env
     print(f"\nDR timings: {flow.timings}")
     dr_flow.backup(flow, flow.work / "b2")
     before, after = normalised(flow.work / "b1"), normalised(flow.work / "b2")

@@ -16,6 +16,7 @@ from operator_cli.cost.model import (
     load_prices,
     quantity,
     report,
+    stack_cost,
     workloads,
 )
 from tests.ops.project import deployment
@@ -172,3 +173,23 @@ def test_price_file(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"neg.yaml: memoryGiBMonth"):
         load_prices(negative)
     assert load_prices(None) == Prices.model_validate({})
+
+
+def test_stack_cost_output_agrees_with_the_report_and_is_deterministic() -> None:
+    datas: dict[str, str | None] = {
+        "trade-service": deployment("trade-service", replicas=3, cpu="250m", memory="512Mi"),
+        "database": deployment("database", replicas=1, cpu="500m", memory="1Gi"),
+        "namespace": "apiVersion: v1\nkind: Namespace\nmetadata: {name: x}\n",
+        "ingress": None,  # data not known (a first preview)
+    }
+    out = stack_cost(datas, PRICES)
+    assert out == {
+        "currency": "USD",
+        "total": 47.5,  # 3 x (0.25 x 30 + 0.5 x 4) + 1 x (0.5 x 30 + 1 x 4)
+        "units": {"database": 19.0, "trade-service": 28.5},
+        "unknown": ["ingress"],
+    }
+    known = [UnitInput(environment="prod", unit=k, data=v) for k, v in datas.items() if v]
+    assert out["total"] == report(known, PRICES, {}, NOW).as_json()["total"]
+    assert stack_cost(dict(reversed(list(datas.items()))), PRICES) == out, "order-independent"
+    assert list(stack_cost(datas)["units"]) == ["database", "trade-service"], "sorted keys"

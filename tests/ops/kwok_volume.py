@@ -1,0 +1,71 @@
+"""On the local kwok cluster, a host directory standing in for the database's persistent volume.
+
+kwok runs no containers, but it serves the exec API: kube-apiserver hands `kubectl exec` to the
+kwok controller, which runs the command on the host in the working directory and with the
+environment of the first ClusterExec matching the pod (toolchain/cluster.sh starts every cluster
+with `--enable-crds ClusterExec`). One ClusterExec per namespace maps that namespace's database
+container to a directory: `$DATABASE_DATA_DIR` there is the directory, as in the real container
+it is the mounted volume, so the backup's `tar` runs unchanged. It outlives the pod, like a PV.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from kubernetes import client as kclient
+from kubernetes import config as kconfig
+from kubernetes.client.exceptions import ApiException
+
+GROUP, VERSION, PLURAL = "kwok.x-k8s.io", "v1alpha1", "clusterexecs"
+
+
+def has_exec(kubeconfig: str, context: str | None = None) -> bool:
+    """Does the cluster watch ClusterExec resources (created by this toolchain's cluster.sh)?"""
+    api = kconfig.new_client_from_config(config_file=kubeconfig, context=context)
+    try:
+        kclient.ApiextensionsV1Api(api).read_custom_resource_definition(f"{PLURAL}.{GROUP}")
+    except ApiException as exc:
+        if exc.status == 404:
+            return False
+        raise
+    return True
+
+
+def bind(kubeconfig: str, namespace: str, directory: Path, container: str = "database") -> str:
+    """Map `container` of every pod in `namespace` to `directory`; the ClusterExec's name."""
+    directory.mkdir(parents=True, exist_ok=True)
+    name = f"traderx-volume-{namespace}"
+    body = {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "ClusterExec",
+        "metadata": {"name": name},
+        "spec": {
+            "selector": {"matchNamespaces": [namespace]},
+            "execs": [
+                {
+                    "containers": [container],
+                    "local": {
+                        "workDir": str(directory),
+                        "envs": [{"name": "DATABASE_DATA_DIR", "value": str(directory)}],
+                    },
+                }
+            ],
+        },
+    }
+    api = kclient.CustomObjectsApi(kconfig.new_client_from_config(config_file=kubeconfig))
+    try:
+        api.create_cluster_custom_object(GROUP, VERSION, PLURAL, body)
+    except ApiException as exc:
+        if exc.status != 409:
+            raise
+        api.patch_cluster_custom_object(GROUP, VERSION, PLURAL, name, body)
+    return name
+
+
+def unbind(kubeconfig: str, name: str) -> None:
+    api = kclient.CustomObjectsApi(kconfig.new_client_from_config(config_file=kubeconfig))
+    try:
+        api.delete_cluster_custom_object(GROUP, VERSION, PLURAL, name)
+    except ApiException as exc:
+        if exc.status != 404:
+            raise

@@ -31,7 +31,7 @@ NEUTRAL: Final = (
     "pyproject.toml",
     "requirements-dev.txt",
 )
-_ORDER: Final = {"dev": 0, "staging": 1, "prod": 2}
+_ORDER: Final = {"dev": 0, "staging": 1, "prod": 2, "prod-eu": 3}
 
 
 def stacks_in(repo: Path) -> list[str]:

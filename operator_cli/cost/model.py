@@ -79,8 +79,8 @@ class Prices(BaseModel):
     idle_days: int = Field(14, alias="idleDays", ge=1)
     sla_replicas: dict[str, dict[str, int]] = Field(
         default_factory=lambda: {
-            "critical-services": {"dev": 1, "staging": 1, "prod": 3},
-            "default": {"dev": 1, "staging": 1, "prod": 2},
+            "critical-services": {"dev": 1, "staging": 1, "prod": 3, "prod-eu": 3},
+            "default": {"dev": 1, "staging": 1, "prod": 2, "prod-eu": 2},
         },
         alias="slaReplicas",
     )
@@ -352,7 +352,7 @@ def report(
                 )
     idle_after = timedelta(days=prices.idle_days)
     for env, last in sorted(activity.items()):
-        if env == "prod" or last is None or now - last < idle_after:
+        if env in ("prod", "prod-eu") or last is None or now - last < idle_after:
             continue
         days = (now - last).days
         recs.append(

@@ -7,10 +7,11 @@ from typing import Any
 
 from components.confighub.client import ConfigHubClient
 from components.confighub.models import decode_data
+from components.model.settings import ENVIRONMENTS
 from operator_cli.cost.model import UnitInput
 from operator_cli.hub import project_spaces
 
-ENVIRONMENTS = ("dev", "staging", "prod")
+__all__ = ["ENVIRONMENTS", "read_units", "sets_of"]
 
 
 def _time(value: Any) -> datetime | None:

@@ -11,6 +11,8 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from components.model.settings import Environment
+
 DEFAULT_RULES = Path(__file__).with_name("rules.yaml")
 Risk = Literal["low", "high"]
 
@@ -30,7 +32,7 @@ class Rule(BaseModel):
     paths: tuple[str, ...] = ()
     kinds: tuple[str, ...] = ()
     managers: tuple[str, ...] = ()
-    environments: tuple[Literal["dev", "staging", "prod"], ...] = ()
+    environments: tuple[Environment, ...] = ()
     critical: bool | None = None
 
     def matches(
@@ -50,7 +52,7 @@ class Rule(BaseModel):
 class RuleSet(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
-    auto_correct: dict[Literal["dev", "staging", "prod"], bool] = Field(alias="autoCorrect")
+    auto_correct: dict[Environment, bool] = Field(alias="autoCorrect")
     rules: tuple[Rule, ...]
 
     def classify(

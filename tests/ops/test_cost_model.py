@@ -193,3 +193,12 @@ def test_stack_cost_output_agrees_with_the_report_and_is_deterministic() -> None
     assert out["total"] == report(known, PRICES, {}, NOW).as_json()["total"]
     assert stack_cost(dict(reversed(list(datas.items()))), PRICES) == out, "order-independent"
     assert list(stack_cost(datas)["units"]) == ["database", "trade-service"], "sorted keys"
+
+
+def test_prod_eu_is_judged_like_prod() -> None:
+    """A second prod region (lateral promotion) has prod's SLA, so 3 critical replicas are no
+    waste there and a quiet prod-eu is never reported as idle."""
+    prices = Prices()
+    for sets, needed in ((["critical-services"], 3), ([], 2)):
+        assert prices.needed_replicas("prod-eu", sets) == prices.needed_replicas("prod", sets)
+        assert prices.needed_replicas("prod-eu", sets) == needed

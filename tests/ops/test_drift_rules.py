@@ -220,3 +220,9 @@ def test_drift_command_refuses_a_bad_rule_file_before_touching_anything(tmp_path
     )
     assert result.exit_code == 4
     assert "retries" in result.stderr and str(bad) in result.stderr
+
+
+def test_prod_eu_is_not_auto_corrected_by_default() -> None:
+    rules = load_rules(DEFAULT_RULES)
+    assert rules.corrects("prod-eu") is False
+    assert rules.corrects("dev") is True

@@ -110,6 +110,12 @@ def deploy(work: Path, toolchain_env: dict[str, str], kubeconfig: Path, context:
             flow.volumes[name] = work / "pv" / flow.namespace(name)
             kwok_volume.bind(str(kubeconfig), flow.namespace(name), flow.volumes[name])
             seed_database(flow.volumes[name], name)
+    elif os.environ.get("TRADERX_REQUIRE_REAL") == "1":
+        raise RuntimeError(
+            "this cluster serves no exec (it predates toolchain/cluster.sh's ClusterExec), so the "
+            "database data cannot be part of the DR run; recreate it: "
+            "bash toolchain/cluster.sh down && bash toolchain/cluster.sh up"
+        )
     else:
         print(
             "NOTE: this cluster predates toolchain/cluster.sh's ClusterExec: the database data "

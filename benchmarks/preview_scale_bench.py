@@ -12,6 +12,11 @@ and the local kwok cluster (the kubernetes provider's previews), and this record
 - per-unit figures (ms and MiB per unit), and the marginal cost per unit between consecutive
   sizes, so linearity is visible: a linear preview keeps the marginal ms/unit flat.
 
+The previews run with `PULUMI_SKIP_CHECKPOINTS=true` (what the project's own previews should
+use, see benchmarks/README.md): without it this engine version serializes the whole planned
+snapshot after every step of a preview too, which makes the CLI's time quadratic and its
+memory about 0.9 MiB per resource. `--engine-checkpoints` measures that default instead.
+
 Run: `make bench`, or `source toolchain/env.sh && .venv/bin/python benchmarks/preview_scale_bench.py
 [--regions 1,5,10,20]`. Prints one JSON object. Needs the toolchain and a running cluster
 (`make cluster-up`); everything else is throwaway.
@@ -195,6 +200,11 @@ def linearity(rows: list[dict[str, Any]]) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--regions", default="1,5,10,20")
+    parser.add_argument(
+        "--engine-checkpoints",
+        action="store_true",
+        help="leave PULUMI_SKIP_CHECKPOINTS unset (the engine's default, quadratic in a preview)",
+    )
     args = parser.parse_args(argv)
     sizes = sorted({int(x) for x in args.regions.split(",") if x.strip()})
     tc = load_toolchain()
@@ -225,6 +235,10 @@ def main(argv: list[str] | None = None) -> int:
                 "TRADERX_SCALE_KUBE_CONTEXT": cluster.context,
             }
             env.pop("PULUMI_CONFIG_PASSPHRASE_FILE", None)
+            if args.engine_checkpoints:
+                env.pop("PULUMI_SKIP_CHECKPOINTS", None)
+            else:
+                env["PULUMI_SKIP_CHECKPOINTS"] = "true"
             (work / "state").mkdir()
             cwd = project(work)
             for n in sizes:
@@ -235,6 +249,7 @@ def main(argv: list[str] | None = None) -> int:
             hub.stop()
     largest = max(rows, key=lambda r: r["regions"])
     result = {
+        "skip_checkpoints": not args.engine_checkpoints,
         "sizes": rows,
         "linearity": linearity(rows),
         "goal": {

@@ -38,10 +38,11 @@ demo: ## local ConfigHub + local cluster + pulumi up of dev, staging and prod
 demo-down: ## unprotect prod, destroy the demo's three stacks, stop its ConfigHub server
 	@bash scripts/demo.sh down
 
-bench: ## benchmarks (print figures/JSON): local server, hostile input, deploy speed vs design flow/floor/critical path (BENCH_ARGS), restore, rollouts
+bench: ## benchmarks (print figures/JSON): local server, hostile input, deploy speed vs design flow/floor/critical path (BENCH_ARGS), restore, preview scaling, rollouts
 	@bash toolchain/venv.sh >/dev/null && .venv/bin/python benchmarks/server_bench.py
 	@.venv/bin/python benchmarks/hostile_bench.py
 	@bash toolchain/bootstrap.sh && source toolchain/env.sh && .venv/bin/python benchmarks/deploy_bench.py $(BENCH_ARGS)
 	@bash toolchain/cluster.sh up >/dev/null && source toolchain/env.sh && .venv/bin/python benchmarks/restore_bench.py
+	@source toolchain/env.sh && .venv/bin/python benchmarks/preview_scale_bench.py
 	@source toolchain/env.sh && .venv/bin/python benchmarks/rollout_bench.py
 	@source toolchain/env.sh && .venv/bin/python benchmarks/rollback_bench.py

@@ -15,7 +15,7 @@ from pulumi.dynamic import CreateResult
 from typing_extensions import TypedDict, Unpack
 
 from .base import EntityProvider, InputField
-from .client import BRIDGE_WORKER
+from .kinds import BRIDGE_WORKER
 from .models import BridgeWorker as BridgeWorkerEntity
 from .models import Entity
 from .resource import resource_props

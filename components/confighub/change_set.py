@@ -9,7 +9,7 @@ import pulumi.dynamic
 from typing_extensions import TypedDict, Unpack
 
 from .base import EntityProvider, InputField
-from .client import CHANGE_SET
+from .kinds import CHANGE_SET
 from .resource import resource_props
 
 

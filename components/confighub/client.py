@@ -17,10 +17,10 @@ import email.utils
 import json
 import random
 import re
+import ssl
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import httpx
@@ -36,50 +36,39 @@ from tenacity import (
 from . import calls
 from .connection import ConnectionSettings, current_settings
 from .errors import AdoptionRefusedError, ApiError, ConflictError, NotFoundError
-from .models import (
-    BridgeWorker,
-    ChangeSet,
-    Entity,
-    Filter,
-    Link,
-    QueuedOperation,
-    Revision,
-    Space,
-    Tag,
-    Target,
-    Unit,
-    UnitEvent,
+from .kinds import (
+    BRIDGE_WORKER,
+    CHANGE_SET,
+    FILTER,
+    LINK,
+    SPACE,
+    TAG,
+    TARGET,
+    UNIT,
+    EntityKind,
+    quote_where,
 )
+from .models import Entity, QueuedOperation, Revision, Unit, UnitEvent
 
 E = TypeVar("E", bound=Entity)
 
+__all__ = [
+    "BRIDGE_WORKER",
+    "CHANGE_SET",
+    "FILTER",
+    "LINK",
+    "SPACE",
+    "TAG",
+    "TARGET",
+    "UNIT",
+    "ConfigHubClient",
+    "EntityKind",
+    "get_client",
+    "quote_where",
+]
+
 _UUIDISH = re.compile(r"/[0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}")
 _MERGE_PATCH = "application/merge-patch+json"
-
-
-@dataclass(frozen=True)
-class EntityKind:
-    """How one entity type is addressed: `/space/{space}/<segment>/{id}`, wrapper key `name`."""
-
-    name: str
-    segment: str
-    model: type[Entity]
-    space_scoped: bool = True
-
-
-SPACE = EntityKind("Space", "space", Space, space_scoped=False)
-UNIT = EntityKind("Unit", "unit", Unit)
-FILTER = EntityKind("Filter", "filter", Filter)
-LINK = EntityKind("Link", "link", Link)
-TARGET = EntityKind("Target", "target", Target)
-BRIDGE_WORKER = EntityKind("BridgeWorker", "bridge_worker", BridgeWorker)
-TAG = EntityKind("Tag", "tag", Tag)
-CHANGE_SET = EntityKind("ChangeSet", "change_set", ChangeSet)
-
-
-def quote_where(value: str) -> str:
-    """A single-quoted string literal for the `where` language."""
-    return "'" + value.replace("'", "''") + "'"
 
 
 def path_template(path: str) -> str:
@@ -144,6 +133,16 @@ def _unwrap(item: Any, name: str) -> Any:
     return item
 
 
+def _tls_context(base_url: str) -> ssl.SSLContext | bool:
+    """Certificate verification for the server: the default (system CAs) for https. A plain
+    http server never uses TLS (every path is relative to it and redirects are not followed),
+    so it gets a context without CAs, which verifies (and fails) if TLS were ever attempted:
+    loading the CA bundle is about 70 ms of every provider process's first call."""
+    if base_url.startswith("https://"):
+        return True
+    return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+
+
 class ConfigHubClient:
     """One connection to a ConfigHub server. Thread-safe (httpx.Client is)."""
 
@@ -166,6 +165,7 @@ class ConfigHubClient:
             headers=headers,
             timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
             transport=transport,
+            verify=_tls_context(settings.api),
         )
         self._max_attempts = max_attempts
         self._retry_deadline = retry_deadline

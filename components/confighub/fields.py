@@ -22,6 +22,12 @@ from typing import Any
 
 import yaml
 
+# libyaml's C loader and emitter when PyYAML has them: every check of a unit parses and writes
+# its data, and the pure-Python ones were most of a no-op `up`'s YAML time. Same documents,
+# same text (tests/unit/test_yaml_c.py).
+_Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_Dumper: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
 Fields = dict[str, Any]
 
 
@@ -134,7 +140,7 @@ def set_path(doc: dict[str, Any], segments: list[str], value: Any, key: str) -> 
 
 def load(text: str | None) -> list[Any]:
     try:
-        return [d for d in yaml.safe_load_all(text or "") if d is not None]
+        return [d for d in yaml.load_all(text or "", Loader=_Loader) if d is not None]
     except yaml.YAMLError as exc:
         raise FieldError(f"unit data is not valid YAML: {exc}") from None
 
@@ -160,7 +166,7 @@ def apply(text: str | None, fields: Mapping[str, Any]) -> str:
     for key, value in fields.items():
         kind, name, segments = parse_key(key)
         set_path(_find_doc(docs, kind, name, key), segments, value, key)
-    return yaml.safe_dump_all(docs, sort_keys=True, default_flow_style=False)
+    return yaml.dump_all(docs, Dumper=_Dumper, sort_keys=True, default_flow_style=False)
 
 
 def differing(current: Mapping[str, Any], declared: Mapping[str, Any]) -> list[str]:

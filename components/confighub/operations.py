@@ -18,10 +18,14 @@ import contextlib
 import os
 import time
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
-from .client import ConfigHubClient, quote_where
 from .errors import ApiError, NotFoundError, OperationFailedError
+from .kinds import quote_where
 from .models import QueuedOperation
+
+if TYPE_CHECKING:
+    from .client import ConfigHubClient
 
 SUCCESS = {"Completed", "delivered"}
 FAILURE = {"Failed", "Aborted", "Canceled"}

@@ -35,7 +35,7 @@ from typing_extensions import TypedDict, Unpack
 
 from . import connection
 from .base import MANAGED_BY_KEY, OWNER_INPUT, is_unknown, marker, owner_in
-from .client import get_client
+from .base import shared_client as get_client
 from .errors import ApiError, ConfigHubError, NotFoundError
 from .releases import check_source, delete_releases, find_release, list_releases, record_release
 

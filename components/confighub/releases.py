@@ -24,10 +24,13 @@ import re
 import socket
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .client import ConfigHubClient, quote_where
 from .errors import NotFoundError
+from .kinds import quote_where
+
+if TYPE_CHECKING:
+    from .client import ConfigHubClient
 
 RELEASE_LABEL = "traderx-release"
 ANN_PINS = "traderx/pins"

@@ -10,7 +10,7 @@ import pulumi.dynamic
 from typing_extensions import TypedDict, Unpack
 
 from .base import EntityProvider, InputField
-from .client import SPACE
+from .kinds import SPACE
 from .resource import resource_props
 
 

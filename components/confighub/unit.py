@@ -42,8 +42,8 @@ from typing_extensions import TypedDict, Unpack
 
 from . import fields as yfields
 from .base import EntityProvider, InputField, is_unknown, normalise
-from .client import UNIT
 from .errors import ApiError, ConfigHubError, ConflictError, NotFoundError, OperationFailedError
+from .kinds import UNIT
 from .models import Entity, encode_data
 from .models import Unit as UnitEntity
 from .operations import wait_for

@@ -16,8 +16,8 @@ from pulumi.dynamic import CheckFailure, CreateResult, ReadResult, UpdateResult
 from typing_extensions import TypedDict, Unpack
 
 from .base import PROVIDER_KEY, EntityProvider, InputField, is_unknown
-from .client import EntityKind
 from .errors import ConfigHubError, NotFoundError
+from .kinds import EntityKind
 from .models import Revision
 from .resource import resource_props
 from .yamldata import images

@@ -356,8 +356,12 @@ def render_component(ctx: RenderContext, component: ComponentName) -> list[Manif
     return [render_deployment(ctx, spec), render_service(ctx, spec)]
 
 
-class _NoAliasDumper(yaml.SafeDumper):
-    """Shared label dicts must be written out in full, not as YAML anchors."""
+_SafeDumper: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
+class _NoAliasDumper(_SafeDumper):  # type: ignore[misc,valid-type]
+    """Shared label dicts must be written out in full, not as YAML anchors. libyaml's emitter
+    when PyYAML has it: the same text, several times faster (every `up` renders every unit)."""
 
     def ignore_aliases(self, data: Any) -> bool:
         return True

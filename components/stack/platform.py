@@ -4,6 +4,12 @@ Owns: the DB credentials Secret (from a Pulumi secret), one ServiceAccount per s
 NetworkPolicies and RBAC. It does NOT own the Namespace: the ConfigHub `namespace` unit
 (order 0) does, so these objects are declared with `depends_on` that unit — one owner per object.
 The rule tables are pure functions so that tests check them without an engine.
+
+The objects are declared as plain `pulumi.CustomResource`s of the pulumi-kubernetes types, with
+exactly the properties and options the typed classes (`k8s.core.v1.Secret` ...) send: importing
+those classes loads pulumi-kubernetes' generated input/output modules (about 0.2 s) and resolving
+their output type hints costs more, on every `up` and preview. tests/unit/test_platform_wire.py
+checks that both send the same.
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import pulumi
-import pulumi_kubernetes as k8s
+from pulumi_kubernetes import _utilities as k8s_sdk
 from pydantic import BaseModel, ConfigDict
 
 from components.model.catalog import ROUTES, SERVICE_BY_NAME, SERVICE_NAMES
@@ -178,6 +184,36 @@ def network_policies(namespace: str, ingress_controller_namespace: str) -> list[
     ]
 
 
+def k8s_object(
+    api_version: str,
+    kind: str,
+    name: str,
+    props: Obj,
+    opts: pulumi.ResourceOptions,
+    aliases: Sequence[str] = (),
+    secret_outputs: Sequence[str] = (),
+) -> pulumi.CustomResource:
+    """A pulumi-kubernetes resource as its typed class registers it: token
+    `kubernetes:<group>/<version>:<Kind>` (core group: `core`), `apiVersion` and `kind` set,
+    camelCase properties, the SDK's version default, the class's aliases and secret outputs."""
+    group, _, version = api_version.rpartition("/")
+    extra = pulumi.ResourceOptions(
+        aliases=[pulumi.Alias(type_=a) for a in aliases] or None,
+        additional_secret_outputs=list(secret_outputs) or None,
+    )
+    return pulumi.CustomResource(
+        f"kubernetes:{group or 'core'}/{version}:{kind}",
+        name,
+        {"apiVersion": api_version, "kind": kind, **props},
+        pulumi.ResourceOptions.merge(
+            pulumi.ResourceOptions.merge(k8s_sdk.get_resource_opts_defaults(), opts), extra
+        ),
+    )
+
+
+_RBAC_ALIASES = ("v1alpha1", "v1beta1")
+
+
 class PlatformArgs(BaseModel):
     """Inputs of the platform component (the password travels separately, as a secret)."""
 
@@ -208,57 +244,82 @@ class Platform(pulumi.ComponentResource):
             "app.kubernetes.io/managed-by": "pulumi",
         }
 
-        self.db_secret = k8s.core.v1.Secret(
+        self.db_secret = k8s_object(
+            "v1",
+            "Secret",
             f"{name}-db-credentials",
-            metadata={"name": DB_SECRET_NAME, "namespace": ns, "labels": meta_labels},
-            type="Opaque",
-            string_data={
-                DB_SECRET_USER_KEY: args.database_user,
-                DB_SECRET_PASSWORD_KEY: pulumi.Output.secret(database_password),
+            {
+                "metadata": {"name": DB_SECRET_NAME, "namespace": ns, "labels": meta_labels},
+                "type": "Opaque",
+                # the typed class makes the whole map secret, as here
+                "stringData": pulumi.Output.secret(
+                    {
+                        DB_SECRET_USER_KEY: args.database_user,
+                        DB_SECRET_PASSWORD_KEY: pulumi.Output.secret(database_password),
+                    }
+                ),
             },
-            opts=child,
+            child,
+            secret_outputs=("data", "stringData"),
         )
         self.service_accounts = [
-            k8s.core.v1.ServiceAccount(
+            k8s_object(
+                "v1",
+                "ServiceAccount",
                 f"{name}-sa-{svc}",
-                metadata={
-                    "name": svc,
-                    "namespace": ns,
-                    "labels": {**meta_labels, **selector_labels(svc)},
+                {
+                    "metadata": {
+                        "name": svc,
+                        "namespace": ns,
+                        "labels": {**meta_labels, **selector_labels(svc)},
+                    },
+                    "automountServiceAccountToken": False,
                 },
-                automount_service_account_token=False,
-                opts=child,
+                child,
             )
             for svc in SERVICE_NAMES
         ]
         self.network_policies = [
-            k8s.networking.v1.NetworkPolicy(
+            k8s_object(
+                "networking.k8s.io/v1",
+                "NetworkPolicy",
                 f"{name}-np-{p['metadata']['name']}",
-                metadata={**p["metadata"], "labels": meta_labels},
-                spec=p["spec"],
-                opts=child,
+                {"metadata": {**p["metadata"], "labels": meta_labels}, "spec": p["spec"]},
+                child,
+                aliases=("kubernetes:extensions/v1beta1:NetworkPolicy",),
             )
             for p in network_policies(ns, args.ingress_controller_namespace)
         ]
         role_name, default_group, rules = ROLES[args.environment]
-        self.role = k8s.rbac.v1.Role(
+        rbac = "rbac.authorization.k8s.io"
+        self.role = k8s_object(
+            f"{rbac}/v1",
+            "Role",
             f"{name}-role",
-            metadata={"name": role_name, "namespace": ns, "labels": meta_labels},
-            rules=rules,
-            opts=child,
+            {
+                "metadata": {"name": role_name, "namespace": ns, "labels": meta_labels},
+                "rules": rules,
+            },
+            child,
+            aliases=tuple(f"kubernetes:{rbac}/{v}:Role" for v in _RBAC_ALIASES),
         )
-        self.role_binding = k8s.rbac.v1.RoleBinding(
+        self.role_binding = k8s_object(
+            f"{rbac}/v1",
+            "RoleBinding",
             f"{name}-rolebinding",
-            metadata={"name": role_name, "namespace": ns, "labels": meta_labels},
-            role_ref={"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": role_name},
-            subjects=[
-                {
-                    "apiGroup": "rbac.authorization.k8s.io",
-                    "kind": "Group",
-                    "name": args.rbac_group or default_group,
-                }
-            ],
-            opts=child,
+            {
+                "metadata": {"name": role_name, "namespace": ns, "labels": meta_labels},
+                "roleRef": {"apiGroup": rbac, "kind": "Role", "name": role_name},
+                "subjects": [
+                    {
+                        "apiGroup": rbac,
+                        "kind": "Group",
+                        "name": args.rbac_group or default_group,
+                    }
+                ],
+            },
+            child,
+            aliases=tuple(f"kubernetes:{rbac}/{v}:RoleBinding" for v in _RBAC_ALIASES),
         )
         self.ready: list[pulumi.Resource] = [
             self.db_secret,

@@ -66,7 +66,6 @@ def _item(key: str) -> Callable[[Mapping[str, Any]], Any]:
 
 def build(settings: Settings, prefix_configured: bool = False) -> dict[str, Any]:
     """Declare everything of one stack and return its outputs (also exported)."""
-    provider = kubernetes_provider(settings)
     password = pulumi.Output.secret(
         settings.database_password.get_secret_value()
         if settings.database_password
@@ -103,6 +102,9 @@ def build(settings: Settings, prefix_configured: bool = False) -> dict[str, Any]
         outputs["spaceIds"] = {}
         outputs["upstreamStack"] = settings.upstream_stack
         outputs["promoted"] = dict(settings.promote)
+    # Declared after the StackReference: the engine starts the kubernetes plugin (about 0.15 s,
+    # during which it handles nothing else) while it reads the upstream stack, not before.
+    provider = kubernetes_provider(settings)
     env = TraderXEnvironment(
         f"traderx-{settings.environment}",
         EnvironmentArgs(

@@ -25,7 +25,6 @@ from components.stack.environment import (
 )
 from components.stack.release import declare_release
 from operator_cli.cost.model import stack_cost
-from operator_cli.drift.record import stack_output as last_drift
 
 DEFAULT_DEV_DB_PASSWORD = "sa"  # the images' public default; prod must set its own secret
 
@@ -62,6 +61,14 @@ def _checked_prefix(settings: Settings, upstream_prefix: Any, configured: bool) 
 
 def _item(key: str) -> Callable[[Mapping[str, Any]], Any]:
     return lambda mapping: mapping[key]
+
+
+def _last_drift(url: str, token: str, space_id: str) -> dict[str, Any]:
+    """The `lastDrift` output, read once the Space's ID is known. Imported here, not at module
+    level, so loading the program never pulls in the HTTP client (a no-op `up` starts faster)."""
+    from operator_cli.drift.record import stack_output
+
+    return stack_output(url, token, space_id)
 
 
 def build(settings: Settings, prefix_configured: bool = False) -> dict[str, Any]:
@@ -134,7 +141,9 @@ def build(settings: Settings, prefix_configured: bool = False) -> dict[str, Any]
     )
     # what the last `traderx drift` round recorded on the Space (read only: no resource, no diff)
     hub_url, hub_token = settings.confighub.url, settings.confighub.token.get_secret_value()
-    outputs["lastDrift"] = env.space.space_id.apply(lambda sid: last_drift(hub_url, hub_token, sid))
+    outputs["lastDrift"] = env.space.space_id.apply(
+        lambda sid: _last_drift(hub_url, hub_token, sid)
+    )
     scheme = "https" if settings.ingress.tls else "http"
     outputs["urls"] = {
         "app": f"{scheme}://{settings.host}/",

@@ -143,6 +143,14 @@ def rollback_env(
     restored: dict[str, dict[str, int]] = {}
     surged: dict[str, list[str]] = {}
     with out.progress(f"rollback {env} to {to}", len(plans) * 2) as step:
+
+        def restore(plan: rb.UnitPlan) -> None:
+            """Restore one unit to its tagged revision (a new head) and record it."""
+            unit = rb.safe_restore(client, environment, plan)
+            head = int(unit.get("HeadRevisionNum") or 0)
+            restored[plan.slug] = {"from": plan.head, "to": plan.target, "head": head}
+            step.advance(f"restored {plan.slug}")
+
         for plan in plans:
             unit = environment.unit(plan.slug)
             names = rb.write_surge(client, environment, unit, plan.target) if surge else []
@@ -150,25 +158,13 @@ def rollback_env(
                 surged[plan.slug] = names
                 step.advance(f"wrote {plan.slug}'s revision {plan.target} surging")
                 continue
-            unit = rb.safe_restore(client, environment, plan)
-            restored[plan.slug] = {
-                "from": plan.head,
-                "to": plan.target,
-                "head": int(unit.get("HeadRevisionNum") or 0),
-            }
-            step.advance(f"restored {plan.slug}")
+            restore(plan)
         fresh = rb.environment(client, _prefix(prefix), env)
         applied = rb.apply_in_order(client, fresh, [p.slug for p in plans], step, timeout=timeout)
         if surged:  # the exact tagged revisions: only the strategy changes, no pod
             step.total(len(plans) * 2 + len(surged) * 2)
             for plan in (p for p in plans if p.slug in surged):
-                unit = rb.safe_restore(client, environment, plan)
-                restored[plan.slug] = {
-                    "from": plan.head,
-                    "to": plan.target,
-                    "head": int(unit.get("HeadRevisionNum") or 0),
-                }
-                step.advance(f"restored {plan.slug}")
+                restore(plan)
             fresh = rb.environment(client, _prefix(prefix), env)
             rb.apply_in_order(client, fresh, list(surged), step, timeout=timeout)
     phase_restore = time.monotonic() - started

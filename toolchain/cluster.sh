@@ -15,6 +15,10 @@
 # Every mode watches kwok's ClusterExec resources (--enable-crds), so `kubectl exec` into a pod
 # runs a local command in the directory a ClusterExec names: tests/ops/kwok_volume.py uses that
 # to give an environment's database a host directory standing in for its persistent volume.
+# Every mode also provisions volumes: kube-controller-manager runs its hostPath provisioner
+# (toolchain/kwok/kwokctl-storage.yaml) and `up` creates the default StorageClass
+# (toolchain/kwok/storageclass.yaml), so a PersistentVolumeClaim (the database's data volume)
+# binds to a directory /tmp/hostpath_pv/<uuid> on this machine.
 # State lives in ${TRADERX_CACHE}/kwok-state, outside the repository.
 set -euo pipefail
 # shellcheck source=toolchain/lib.sh
@@ -161,7 +165,10 @@ up() { # [requested readiness mode, "" for: as recorded, else instant]
   stage_configs "$mode"
   log "cluster: creating $CLUSTER_NAME (kwok binary runtime, Kubernetes $KUBERNETES_VERSION, readiness $mode)"
   mkdir -p "$KWOK_WORKDIR"
-  timeout "$WAIT_SECONDS" "$KWOKCTL" --name "$CLUSTER_NAME" "${STAGE_CONFIGS[@]}" create cluster \
+  [ -f "$STAGES_DIR/kwokctl-storage.yaml" ] && [ -f "$STAGES_DIR/storageclass.yaml" ] ||
+    die "cluster: $STAGES_DIR/kwokctl-storage.yaml or storageclass.yaml is missing"
+  timeout "$WAIT_SECONDS" "$KWOKCTL" --name "$CLUSTER_NAME" "${STAGE_CONFIGS[@]}" \
+    --config "$STAGES_DIR/kwokctl-storage.yaml" create cluster \
     --runtime binary \
     --kubeconfig "$CONTEXTS_KUBECONFIG" \
     --kube-apiserver-binary "$KUBERNETES_DIR/bin/kube-apiserver" \
@@ -182,6 +189,8 @@ up() { # [requested readiness mode, "" for: as recorded, else instant]
     [ $SECONDS -lt $deadline ] || { down; die "cluster: node not Ready within ${WAIT_SECONDS}s; retry: make cluster-up"; }
     sleep 1
   done
+  kc apply -f "$STAGES_DIR/storageclass.yaml" >&2 ||
+    { down; die "cluster: creating the default StorageClass failed; retry: make cluster-up"; }
   echo "$mode" >"$MODE_FILE"
   touch "$UP_MARK"
   log "cluster: $CLUSTER_NAME ready in $((SECONDS - t0))s; export KUBECONFIG=$KUBECONFIG_PATH"

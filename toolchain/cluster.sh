@@ -152,6 +152,8 @@ up() { # [requested readiness mode, "" for: as recorded, else instant]
       die "cluster: $CLUSTER_NAME is running with readiness '$mode', not '$requested'; run \`cluster.sh down\` first (or use another TRADERX_CLUSTER_NAME)"
     fi
     log "cluster: $CLUSTER_NAME already running (readiness $mode)"
+    kc get storageclass local-hostpath >/dev/null 2>&1 ||
+      log "cluster: $CLUSTER_NAME predates volume provisioning (no StorageClass local-hostpath): the database's PersistentVolumeClaim will not bind; re-create it: cluster.sh down && cluster.sh up"
     touch "$UP_MARK"
     echo "$KUBECONFIG_PATH"
     return 0

@@ -129,9 +129,19 @@ wait_gone() { # pids...: bounded wait until none of them runs any more
   return 1
 }
 
+# The host directories of this cluster's provisioned volumes (the hostPath provisioner's
+# /tmp/hostpath_pv/<uuid>): kube-controller-manager deletes them with their claims, but not
+# those still there when the cluster goes, so `down` removes them.
+volume_dirs() {
+  healthy || return 0
+  kc get pv -o jsonpath='{range .items[*]}{.spec.hostPath.path}{"\n"}{end}' 2>/dev/null |
+    grep -E '^/tmp/hostpath_pv/[0-9a-f-]+$' || true
+}
+
 down() {
-  local pids
+  local pids dirs
   pids=$(cluster_pids)
+  dirs=$(volume_dirs)
   if [ -d "$CLUSTER_DIR" ]; then
     log "cluster: deleting $CLUSTER_NAME"
     "$KWOKCTL" --name "$CLUSTER_NAME" delete cluster --kubeconfig "$CONTEXTS_KUBECONFIG" >&2 || log "cluster: kwokctl delete reported an error; cleaning up by pid"
@@ -139,6 +149,8 @@ down() {
   # shellcheck disable=SC2086
   [ -n "$pids" ] && kill_leftovers $pids && wait_gone $pids
   rm -rf "$CLUSTER_DIR" "$UP_MARK"
+  # shellcheck disable=SC2086
+  [ -z "$dirs" ] || rm -rf $dirs
   log "cluster: down"
 }
 

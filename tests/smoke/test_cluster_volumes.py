@@ -3,7 +3,8 @@
 On a cluster of its own (the shared one may predate provisioning): the default StorageClass
 exists, a claim without a class binds to a hostPath PersistentVolume that kube-controller-manager
 created on this machine, a pod mounting it becomes Ready, and deleting the claim deletes the
-volume and its directory (reclaim Delete).
+volume and its directory (reclaim Delete); `cluster.sh down` removes the directories of the
+volumes still there.
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ def _until(what: str, probe: Any, seconds: float = 60) -> Any:
 def test_a_claim_binds_to_a_host_path_volume_and_its_pod_gets_ready(toolchain: Toolchain) -> None:
     name = f"volumes-{uuid.uuid4().hex[:6]}"
     env = {**toolchain.env, "TRADERX_CLUSTER_NAME": name}
+    left: Path | None = None
     try:
         up = cluster_sh(env, "up")
         assert up.returncode == 0, up.stderr
@@ -91,6 +93,16 @@ def test_a_claim_binds_to_a_host_path_volume_and_its_pod_gets_ready(toolchain: T
             return pv_name not in names and not directory.exists()
 
         _until("the volume and its directory are deleted with the claim", volume_gone)
+
+        # a claim still bound when the cluster goes: down removes its volume's directory
+        core.create_namespaced_persistent_volume_claim("default", CLAIM)
+        left = Path(
+            core.read_persistent_volume(_until("the claim is Bound", bound)).spec.host_path.path
+        )
+        assert left.is_dir()
     finally:
         down = cluster_sh(env, "down")
     assert down.returncode == 0, down.stderr
+    assert left is not None and not left.exists(), (
+        "cluster.sh down removes the directories of remaining volumes"
+    )

@@ -18,7 +18,7 @@
 # Every mode also provisions volumes: kube-controller-manager runs its hostPath provisioner
 # (toolchain/kwok/kwokctl-storage.yaml) and `up` creates the default StorageClass
 # (toolchain/kwok/storageclass.yaml), so a PersistentVolumeClaim (the database's data volume)
-# binds to a directory /tmp/hostpath_pv/<uuid> on this machine.
+# binds to a directory /tmp/hostpath_pv/<uuid> on this machine (`down` removes those left).
 # State lives in ${TRADERX_CACHE}/kwok-state, outside the repository.
 set -euo pipefail
 # shellcheck source=toolchain/lib.sh

@@ -15,6 +15,10 @@
 # Every mode watches kwok's ClusterExec resources (--enable-crds), so `kubectl exec` into a pod
 # runs a local command in the directory a ClusterExec names: tests/ops/kwok_volume.py uses that
 # to give an environment's database a host directory standing in for its persistent volume.
+# Every mode also provisions volumes: kube-controller-manager runs its hostPath provisioner
+# (toolchain/kwok/kwokctl-storage.yaml) and `up` creates the default StorageClass
+# (toolchain/kwok/storageclass.yaml), so a PersistentVolumeClaim (the database's data volume)
+# binds to a directory /tmp/hostpath_pv/<uuid> on this machine (`down` removes those left).
 # State lives in ${TRADERX_CACHE}/kwok-state, outside the repository.
 set -euo pipefail
 # shellcheck source=toolchain/lib.sh
@@ -125,9 +129,19 @@ wait_gone() { # pids...: bounded wait until none of them runs any more
   return 1
 }
 
+# The host directories of this cluster's provisioned volumes (the hostPath provisioner's
+# /tmp/hostpath_pv/<uuid>): kube-controller-manager deletes them with their claims, but not
+# those still there when the cluster goes, so `down` removes them.
+volume_dirs() {
+  healthy || return 0
+  kc get pv -o jsonpath='{range .items[*]}{.spec.hostPath.path}{"\n"}{end}' 2>/dev/null |
+    grep -E '^/tmp/hostpath_pv/[0-9a-f-]+$' || true
+}
+
 down() {
-  local pids
+  local pids dirs
   pids=$(cluster_pids)
+  dirs=$(volume_dirs)
   if [ -d "$CLUSTER_DIR" ]; then
     log "cluster: deleting $CLUSTER_NAME"
     "$KWOKCTL" --name "$CLUSTER_NAME" delete cluster --kubeconfig "$CONTEXTS_KUBECONFIG" >&2 || log "cluster: kwokctl delete reported an error; cleaning up by pid"
@@ -135,6 +149,8 @@ down() {
   # shellcheck disable=SC2086
   [ -n "$pids" ] && kill_leftovers $pids && wait_gone $pids
   rm -rf "$CLUSTER_DIR" "$UP_MARK"
+  # shellcheck disable=SC2086
+  [ -z "$dirs" ] || rm -rf $dirs
   log "cluster: down"
 }
 
@@ -148,6 +164,8 @@ up() { # [requested readiness mode, "" for: as recorded, else instant]
       die "cluster: $CLUSTER_NAME is running with readiness '$mode', not '$requested'; run \`cluster.sh down\` first (or use another TRADERX_CLUSTER_NAME)"
     fi
     log "cluster: $CLUSTER_NAME already running (readiness $mode)"
+    kc get storageclass local-hostpath >/dev/null 2>&1 ||
+      log "cluster: $CLUSTER_NAME predates volume provisioning (no StorageClass local-hostpath): the database's PersistentVolumeClaim will not bind; re-create it: cluster.sh down && cluster.sh up"
     touch "$UP_MARK"
     echo "$KUBECONFIG_PATH"
     return 0
@@ -161,7 +179,10 @@ up() { # [requested readiness mode, "" for: as recorded, else instant]
   stage_configs "$mode"
   log "cluster: creating $CLUSTER_NAME (kwok binary runtime, Kubernetes $KUBERNETES_VERSION, readiness $mode)"
   mkdir -p "$KWOK_WORKDIR"
-  timeout "$WAIT_SECONDS" "$KWOKCTL" --name "$CLUSTER_NAME" "${STAGE_CONFIGS[@]}" create cluster \
+  [ -f "$STAGES_DIR/kwokctl-storage.yaml" ] && [ -f "$STAGES_DIR/storageclass.yaml" ] ||
+    die "cluster: $STAGES_DIR/kwokctl-storage.yaml or storageclass.yaml is missing"
+  timeout "$WAIT_SECONDS" "$KWOKCTL" --name "$CLUSTER_NAME" "${STAGE_CONFIGS[@]}" \
+    --config "$STAGES_DIR/kwokctl-storage.yaml" create cluster \
     --runtime binary \
     --kubeconfig "$CONTEXTS_KUBECONFIG" \
     --kube-apiserver-binary "$KUBERNETES_DIR/bin/kube-apiserver" \
@@ -182,6 +203,8 @@ up() { # [requested readiness mode, "" for: as recorded, else instant]
     [ $SECONDS -lt $deadline ] || { down; die "cluster: node not Ready within ${WAIT_SECONDS}s; retry: make cluster-up"; }
     sleep 1
   done
+  kc apply -f "$STAGES_DIR/storageclass.yaml" >&2 ||
+    { down; die "cluster: creating the default StorageClass failed; retry: make cluster-up"; }
   echo "$mode" >"$MODE_FILE"
   touch "$UP_MARK"
   log "cluster: $CLUSTER_NAME ready in $((SECONDS - t0))s; export KUBECONFIG=$KUBECONFIG_PATH"

@@ -62,6 +62,10 @@ class Probe(BaseModel):
 #: Where the published TraderX images are, and their only published tag (base units use these).
 DEFAULT_IMAGE_REGISTRY = "ghcr.io/finos/traderx"
 DEFAULT_IMAGE_TAG = "latest"
+#: The database's data directory lives on this PersistentVolumeClaim (issue #15: it must
+#: outlive the pod, so a restore survives the restart); its size unless a stack sets one.
+DATABASE_CLAIM_NAME = "database-data"
+DEFAULT_DATABASE_STORAGE = "1Gi"
 
 #: A Kubernetes resource quantity ("250m", "1", "1.5", "512Mi", "2G"), checked before any apply.
 QUANTITY = r"[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?"

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from components.confighub.fields import encode, extract, field_key
-from components.model.catalog import SERVICE_BY_NAME, ComponentName
+from components.model.catalog import DATABASE_CLAIM_NAME, SERVICE_BY_NAME, ComponentName
 from components.model.manifests import RenderContext, render_component, to_yaml
 
 ENV_LABELS = ("traderx/environment", "app.kubernetes.io/instance")
@@ -29,6 +29,8 @@ def owned_keys(
     resources: bool = True,
     env_names: Iterable[str] = (),
     ingress_docs: Iterable[str] = (),
+    storage_size: bool = False,
+    storage_class: bool = False,
 ) -> list[str]:
     """The field keys an environment stack owns in one unit.
 
@@ -37,6 +39,8 @@ def owned_keys(
     stack sets the container resources (dev always; staging and prod only where configured,
     otherwise the catalog's defaults arrive by promotion like any code change). `env_names`: env
     values this stack's config sets. `ingress_docs`: names of the ingress unit's documents.
+    `storage_size`, `storage_class`: the stack sets the database volume's size or StorageClass
+    (each only where its config does; otherwise they come from upstream, by promotion).
     """
     if component == "namespace":
         doc = "Namespace"
@@ -72,11 +76,24 @@ def owned_keys(
         field_key(svc, "metadata", "namespace"),
         *_labels(svc, ("metadata",), ENV_LABELS),
     ]
+    if component == "database":
+        pvc = f"PersistentVolumeClaim/{DATABASE_CLAIM_NAME}"
+        keys += [field_key(pvc, "metadata", "namespace"), *_labels(pvc, ("metadata",), ENV_LABELS)]
+        if storage_size:
+            keys.append(field_key(pvc, "spec", "resources", "requests", "storage"))
+        if storage_class:
+            keys.append(field_key(pvc, "spec", "storageClassName"))
     return keys
 
 
 def environment_fields(
-    ctx: RenderContext, component: ComponentName, *, image: bool, resources: bool = True
+    ctx: RenderContext,
+    component: ComponentName,
+    *,
+    image: bool,
+    resources: bool = True,
+    storage_size: bool = False,
+    storage_class: bool = False,
 ) -> dict[str, str]:
     """The fields an environment declares in one unit, with their values from its context.
 
@@ -92,5 +109,7 @@ def environment_fields(
         resources=resources,
         env_names=env_names,
         ingress_docs=ingress_docs,
+        storage_size=storage_size,
+        storage_class=storage_class,
     )
     return encode(extract(to_yaml(docs), keys))

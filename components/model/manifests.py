@@ -14,6 +14,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict
 
 from components.model.catalog import (
+    DATABASE_CLAIM_NAME,
+    DEFAULT_DATABASE_STORAGE,
     DEFAULT_IMAGE_REGISTRY,
     DEFAULT_IMAGE_TAG,
     FORBIDDEN_PATHS,
@@ -51,6 +53,8 @@ class RenderContext(BaseModel):
     tls_secret: str | None = None
     cluster_issuer: str | None = None
     env: dict[str, dict[str, str]] = {}
+    database_storage: str = DEFAULT_DATABASE_STORAGE
+    database_storage_class: str | None = None
 
 
 def context_for(settings: Settings) -> RenderContext:
@@ -68,6 +72,8 @@ def context_for(settings: Settings) -> RenderContext:
         tls_secret=tls if settings.ingress.tls else None,
         cluster_issuer=settings.ingress.cluster_issuer,
         env={name: settings.env_for(name) for name in SERVICE_NAMES if settings.env_for(name)},
+        database_storage=settings.database_storage,
+        database_storage_class=settings.database_storage_class,
     )
 
 
@@ -186,7 +192,9 @@ def render_deployment(ctx: RenderContext, spec: ServiceSpec) -> Manifest:
     volumes: list[Manifest] = []
     if spec.name == "database":
         container["volumeMounts"] = [{"name": "data", "mountPath": "/database/_data"}]
-        volumes.append({"name": "data", "emptyDir": {}})
+        volumes.append(
+            {"name": "data", "persistentVolumeClaim": {"claimName": DATABASE_CLAIM_NAME}}
+        )
     metrics_port = spec.port
     pod_spec: Manifest = {
         "serviceAccountName": spec.name,
@@ -229,6 +237,29 @@ def render_deployment(ctx: RenderContext, spec: ServiceSpec) -> Manifest:
                 "spec": pod_spec,
             },
         },
+    }
+
+
+def render_database_claim(ctx: RenderContext) -> Manifest:
+    """The database's data volume: a ReadWriteOnce claim the Deployment mounts at its data
+    directory, so the H2 files (and a restored backup) outlive the pod. No class: the
+    cluster's default StorageClass provisions it."""
+    spec: Manifest = {
+        "accessModes": ["ReadWriteOnce"],
+        "resources": {"requests": {"storage": ctx.database_storage}},
+    }
+    if ctx.database_storage_class:
+        spec["storageClassName"] = ctx.database_storage_class
+    db = SERVICE_BY_NAME["database"]
+    return {
+        "apiVersion": "v1",
+        "kind": "PersistentVolumeClaim",
+        "metadata": {
+            "name": DATABASE_CLAIM_NAME,
+            "namespace": ctx.namespace,
+            "labels": object_labels(ctx, db.name, db.layer.value),
+        },
+        "spec": spec,
     }
 
 
@@ -353,7 +384,10 @@ def render_component(ctx: RenderContext, component: ComponentName) -> list[Manif
     if component == "ingress":
         return render_ingress(ctx)
     spec = SERVICE_BY_NAME[component]
-    return [render_deployment(ctx, spec), render_service(ctx, spec)]
+    docs = [render_deployment(ctx, spec), render_service(ctx, spec)]
+    if component == "database":
+        docs.append(render_database_claim(ctx))
+    return docs
 
 
 _SafeDumper: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)

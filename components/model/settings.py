@@ -21,6 +21,7 @@ from pydantic import (
 
 from components.model.catalog import (
     CRITICAL_STATELESS,
+    DEFAULT_DATABASE_STORAGE,
     DEFAULT_IMAGE_REGISTRY,
     DEFAULT_IMAGE_TAG,
     PROD_MIN_CRITICAL_REPLICAS,
@@ -48,6 +49,8 @@ _PREFIX = r"^[a-z][a-z0-9-]{1,38}[a-z0-9]$"
 _TAG = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$"
 _DIGEST = r"^sha256:[a-f0-9]{64}$"
 _ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]{0,127}$"
+_STORAGE = r"^[1-9][0-9]{0,5}(Mi|Gi|Ti)$"  # a volume size: whole Mi, Gi or Ti
+_DNS_SUBDOMAIN = r"^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$"
 #: Env vars the manifests fill from the database Secret; a plain value would leak or clash.
 SECRET_ENV_NAMES = frozenset({"DATABASE_DBUSER", "DATABASE_DBPASS"})
 _ADJECTIVES = ("amber", "brisk", "calm", "deft", "eager", "fleet", "glad", "hardy", "keen", "lucid")
@@ -142,6 +145,14 @@ class Settings(_Strict):
     )
     rbac_group: str | None = Field(None, alias="rbacGroup")
     protect: bool | None = None
+    # The database's data volume (PersistentVolumeClaim `database-data`): its size, and its
+    # StorageClass (unset: the cluster's default class).
+    database_storage: Annotated[str, Field(pattern=_STORAGE)] = Field(
+        DEFAULT_DATABASE_STORAGE, alias="databaseStorage"
+    )
+    database_storage_class: Annotated[str, Field(pattern=_DNS_SUBDOMAIN)] | None = Field(
+        None, alias="databaseStorageClass"
+    )
     confighub: ConfighubConfig
 
     def image_for(self, service: str) -> str:
@@ -195,6 +206,10 @@ class Settings(_Strict):
         """True when this stack's config sets the service's resources itself."""
         return self.services.get(service, ServiceConfig()).resources is not None  # type: ignore[call-overload]
 
+    def configures(self, setting: Literal["database_storage", "database_storage_class"]) -> bool:
+        """Whether this stack's config sets that setting itself (not left at its default)."""
+        return setting in self.model_fields_set
+
     def resources_for(self, service: str) -> Resources:
         """Resources: configured override or the catalog default."""
         configured = self.services.get(service, ServiceConfig()).resources  # type: ignore[call-overload]
@@ -229,6 +244,8 @@ TRADERX_KEYS: tuple[str, ...] = (
     "ingressControllerNamespace",
     "rbacGroup",
     "protect",
+    "databaseStorage",
+    "databaseStorageClass",
 )
 CONFIGHUB_KEYS: tuple[str, ...] = ("url", "token")
 

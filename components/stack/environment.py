@@ -232,6 +232,8 @@ class TraderXEnvironment(pulumi.ComponentResource):
                     component,
                     image=owns_image(s, component),
                     resources=owns_resources(s, component),
+                    storage_size=s.configures("database_storage"),
+                    storage_class=s.configures("database_storage_class"),
                 ),
                 labels={**unit_labels(component, env), **set_labels_for(component)},
                 annotations={"traderx/owner": f"{env}-stack", **delivery_annotations(s, component)},

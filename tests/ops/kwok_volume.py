@@ -6,10 +6,13 @@ environment of the first ClusterExec matching the pod (toolchain/cluster.sh star
 with `--enable-crds ClusterExec`). One ClusterExec per namespace maps that namespace's database
 container to a directory: `$DATABASE_DATA_DIR` there is the directory, as in the real container
 it is the mounted volume, so the backup's `tar` runs unchanged. It outlives the pod, like a PV.
+Where the database mounts a claim, `claim_directory` gives the directory of the hostPath
+PersistentVolume bound to it (cluster.sh's provisioner), so the exec reaches the real volume.
 """
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from kubernetes import client as kclient
@@ -29,6 +32,36 @@ def has_exec(kubeconfig: str, context: str | None = None) -> bool:
             return False
         raise
     return True
+
+
+def provisions(kubeconfig: str) -> bool:
+    """Does the cluster have a default StorageClass (cluster.sh creates `local-hostpath`)?"""
+    api = kconfig.new_client_from_config(config_file=kubeconfig)
+    classes = kclient.StorageV1Api(api).list_storage_class().items
+    key = "storageclass.kubernetes.io/is-default-class"
+    return any((c.metadata.annotations or {}).get(key) == "true" for c in classes if c.metadata)
+
+
+def claim_directory(
+    kubeconfig: str, namespace: str, claim: str = "database-data", timeout: float = 60
+) -> Path:
+    """The host directory of the hostPath PersistentVolume bound to `claim` (waits for Bound)."""
+    core = kclient.CoreV1Api(kconfig.new_client_from_config(config_file=kubeconfig))
+    deadline = time.monotonic() + timeout
+    while True:
+        found = core.read_namespaced_persistent_volume_claim(claim, namespace)
+        if found.status and found.status.phase == "Bound" and found.spec and found.spec.volume_name:
+            pv = core.read_persistent_volume(found.spec.volume_name)
+            if pv.spec is None or pv.spec.host_path is None:
+                raise RuntimeError(f"{namespace}/{claim}: bound to {pv.metadata}, not a hostPath")
+            return Path(pv.spec.host_path.path)
+        if time.monotonic() > deadline:
+            raise RuntimeError(
+                f"{namespace}/{claim} not Bound within {timeout:.0f}s: a cluster that predates "
+                "toolchain/cluster.sh's volume provisioning has no default StorageClass; "
+                "recreate it: bash toolchain/cluster.sh down && bash toolchain/cluster.sh up"
+            )
+        time.sleep(0.5)
 
 
 def bind(kubeconfig: str, namespace: str, directory: Path, container: str = "database") -> str:

@@ -1,14 +1,16 @@
 """The database's data directory in the backup set, through the real exec API on a kwok cluster.
 
 A real local server holds a dev space whose deployed `database` unit says where the database
-runs; the Deployment runs on a kwok cluster whose ClusterExec maps the namespace's database
-container to a host directory standing in for its persistent volume (tests/ops/kwok_volume.py).
+runs; the Deployment mounts a PersistentVolumeClaim `database-data`, as the rendered unit does,
+on a kwok cluster whose hostPath provisioner binds it to a host directory; a ClusterExec maps
+the namespace's database container to that directory (tests/ops/kwok_volume.py).
 `traderx backup create --database` tars that directory through kube-apiserver -> kwok into the
 backup with its checksum; after the volume is lost, `traderx dr restore-database dev` streams it
 back and restarts the pod. Corrupt archives are refused before anything is written.
 
-Uses the shared cluster when it watches ClusterExec resources (toolchain/cluster.sh creates
-every cluster that way), else a cluster of its own (`traderx-ops-exec-<pid>`, deleted after).
+Uses the shared cluster when it watches ClusterExec resources and has a default StorageClass
+(toolchain/cluster.sh creates every cluster that way), else a cluster of its own
+(`traderx-ops-exec-<pid>`, deleted after).
 """
 
 from __future__ import annotations
@@ -44,10 +46,10 @@ OWN_CLUSTER = f"traderx-ops-exec-{os.getpid()}"  # unique: parallel runs never s
 @pytest.fixture(scope="module")
 def exec_kubeconfig(kube_cluster: KubeCluster) -> Iterator[str]:
     shared = str(kube_cluster.kubeconfig)
-    if kwok_volume.has_exec(shared):
+    if kwok_volume.has_exec(shared) and kwok_volume.provisions(shared):
         yield shared
         return
-    print(f"\nthe shared cluster predates ClusterExec; starting {OWN_CLUSTER}")
+    print(f"\nthe shared cluster predates ClusterExec or volumes; starting {OWN_CLUSTER}")
     env = {**toolchain_env(), "TRADERX_CLUSTER_NAME": OWN_CLUSTER}
     script = str(ROOT / "toolchain" / "cluster.sh")
     up = subprocess.run(
@@ -57,6 +59,7 @@ def exec_kubeconfig(kube_cluster: KubeCluster) -> Iterator[str]:
         assert up.returncode == 0, up.stderr[-2000:]
         kubeconfig = up.stdout.strip().splitlines()[-1]
         assert kwok_volume.has_exec(kubeconfig), "cluster.sh enables ClusterExec"
+        assert kwok_volume.provisions(kubeconfig), "cluster.sh creates a default StorageClass"
         yield kubeconfig
     finally:
         subprocess.run(["bash", script, "down"], env=env, capture_output=True, timeout=120)
@@ -83,6 +86,16 @@ spec:
         env:
         - {{name: DATABASE_DATA_DIR, value: /database/_data}}
         - {{name: DATABASE_DBNAME, value: traderx}}
+        volumeMounts: [{{name: data, mountPath: /database/_data}}]
+      volumes:
+      - {{name: data, persistentVolumeClaim: {{claimName: database-data}}}}
+"""
+CLAIM = """apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {{name: database-data, namespace: {ns}}}
+spec:
+  accessModes: [ReadWriteOnce]
+  resources: {{requests: {{storage: 1Gi}}}}
 """
 
 
@@ -94,7 +107,7 @@ def _files(directory: Path) -> dict[str, str]:
     }
 
 
-def _wait_for_exec(core: kclient.CoreV1Api, ns: str) -> None:
+def _wait_for_exec(core: kclient.CoreV1Api, ns: str, volume: Path) -> None:
     from kubernetes.stream import stream
 
     found: Any = core.list_namespaced_pod(ns, label_selector="app=database").items[0]
@@ -107,19 +120,18 @@ def _wait_for_exec(core: kclient.CoreV1Api, ns: str) -> None:
                           stderr=True, stdin=False, tty=False)  # fmt: skip
         except Exception as exc:  # the exec API answers 500 until the ClusterExec is seen
             said = str(exc)
-        if "/pv/" in said:
+        if str(volume) in said:
             return
         assert time.monotonic() < deadline, f"kwok never served exec for {ns}: {said}"
         time.sleep(0.5)
 
 
 @pytest.fixture
-def deployed(
-    confighub_server: ServerProcess, exec_kubeconfig: str, tmp_path: Path
-) -> Iterator[dict[str, Any]]:
+def deployed(confighub_server: ServerProcess, exec_kubeconfig: str) -> Iterator[dict[str, Any]]:
     prefix = f"db{os.urandom(3).hex()}"
     ns = f"{prefix}-dev"
-    data = DEPLOYMENT.format(ns=ns)
+    claim = CLAIM.format(ns=ns)
+    data = DEPLOYMENT.format(ns=ns) + "---\n" + claim
     with confighub_server.client() as http:
         space = ok(
             http.post(
@@ -158,9 +170,10 @@ def deployed(
     api = kconfig.new_client_from_config(config_file=exec_kubeconfig)
     core, apps = kclient.CoreV1Api(api), kclient.AppsV1Api(api)
     core.create_namespace({"metadata": {"name": ns}})  # type: ignore[arg-type]
-    apps.create_namespaced_deployment(ns, yaml.safe_load(data))
-    volume = tmp_path / "pv" / ns
-    volume.mkdir(parents=True)
+    core.create_namespaced_persistent_volume_claim(ns, yaml.safe_load(claim))
+    apps.create_namespaced_deployment(ns, yaml.safe_load(DEPLOYMENT.format(ns=ns)))
+    # the claim's volume: a directory kube-controller-manager made on this machine
+    volume = kwok_volume.claim_directory(exec_kubeconfig, ns)
     # what H2 keeps in its data directory: the database file and its trace, plus a subdirectory
     (volume / "traderx.mv.db").write_bytes(os.urandom(3 * 2**20 + 123))  # many exec chunks
     (volume / "traderx.trace.db").write_text("trace\n")
@@ -176,7 +189,8 @@ def deployed(
         ]:
             assert time.monotonic() < deadline, "the database pod did not start"
             time.sleep(0.5)
-        _wait_for_exec(core, ns)  # kwok's controller picks the ClusterExec up through a watch
+        # kwok's controller picks the ClusterExec up through a watch
+        _wait_for_exec(core, ns, volume)
         yield {"prefix": prefix, "ns": ns, "volume": volume, "core": core,
                "kubeconfig": exec_kubeconfig, "space": sid}  # fmt: skip
     finally:
@@ -227,6 +241,9 @@ def test_backup_holds_the_data_directory_and_dr_restores_it(
     assert _files(volume) == before, "every file of the data directory is back, byte for byte"
     pod: Any = deployed["core"].read_namespaced_pod(result["pod"], deployed["ns"])
     assert pod.status.phase == "Running", "the database runs again, on the restored files"
+    claim = pod.spec.volumes[0].persistent_volume_claim
+    assert claim.claim_name == "database-data", "the new pod mounts the same claim"
+    assert kwok_volume.claim_directory(deployed["kubeconfig"], deployed["ns"]) == volume
 
 
 def test_a_corrupt_or_missing_archive_is_refused_naming_it(

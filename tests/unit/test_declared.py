@@ -116,3 +116,29 @@ def test_what_each_environment_owns() -> None:
     ingress = owned_keys("ingress", image=False, ingress_docs=["traderx-web"])
     assert "Ingress/traderx-web:/spec/rules/0/host" in ingress
     assert "Ingress/traderx-web:/spec/tls" in ingress
+
+
+def test_the_database_claim_is_declared_where_it_is_environment_specific() -> None:
+    pvc = "PersistentVolumeClaim/database-data"
+    keys = owned_keys("database", image=False, resources=False)
+    assert f"{pvc}:/metadata/namespace" in keys
+    assert f"{pvc}:/metadata/labels/traderx~1environment" in keys
+    assert not any(k.startswith(pvc + ":/spec") for k in keys)  # size, class: by promotion
+    assert not any(
+        k.startswith("PersistentVolumeClaim") for k in owned_keys("web-front-end", image=True)
+    )
+    # a stack that sets them owns each one it sets, and only that one
+    s = settings("staging", **{"traderx:databaseStorage": "5Gi"})
+    assert s.configures("database_storage") and not s.configures("database_storage_class")
+    declared = f.decode(
+        environment_fields(
+            context_for(s), "database", image=False, resources=False, storage_size=True
+        )
+    )
+    assert declared[f"{pvc}:/spec/resources/requests/storage"] == "5Gi"
+    assert f"{pvc}:/spec/storageClassName" not in declared
+    # written onto the base unit's data, the claim lands in staging's namespace at staging's size
+    base = to_yaml(render_component(base_context(), "database"))
+    claim = list(yaml.safe_load_all(f.apply(base, declared)))[2]
+    assert claim["metadata"]["namespace"] == "traderx-staging"
+    assert claim["spec"]["resources"]["requests"]["storage"] == "5Gi"

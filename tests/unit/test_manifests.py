@@ -38,7 +38,9 @@ def container(s: Settings, name: str) -> dict[str, Any]:
 def test_every_service_has_deployment_and_service_on_native_ports(name: str) -> None:
     docs = render_component(context_for(settings()), name)  # type: ignore[arg-type]
     kinds = [d["kind"] for d in docs]
-    assert kinds == ["Deployment", "Service"]
+    # the database also owns its data volume's claim (after the two, so indices stay put)
+    extra = ["PersistentVolumeClaim"] if name == "database" else []
+    assert kinds == ["Deployment", "Service", *extra]
     svc_ports = {p["port"] for p in docs[1]["spec"]["ports"]}
     ctr_ports = {
         p["containerPort"] for p in docs[0]["spec"]["template"]["spec"]["containers"][0]["ports"]
@@ -199,3 +201,39 @@ def test_namespace_unit_renders_the_namespace() -> None:
     (ns,) = render_component(context_for(settings()), "namespace")
     assert ns["kind"] == "Namespace"
     assert ns["metadata"]["name"] == "traderx-dev"
+
+
+def test_database_data_lives_on_a_claim_not_an_empty_dir() -> None:
+    for ctx in (
+        base_context(),
+        context_for(settings()),
+        context_for(settings("staging")),
+    ):
+        docs = render_component(ctx, "database")
+        pod = docs[0]["spec"]["template"]["spec"]
+        assert pod["volumes"] == [
+            {"name": "data", "persistentVolumeClaim": {"claimName": "database-data"}}
+        ]
+        assert pod["containers"][0]["volumeMounts"] == [
+            {"name": "data", "mountPath": "/database/_data"}
+        ]
+        assert docs[0]["spec"]["strategy"] == {"type": "Recreate"}  # one writer on a RWO volume
+        claim = docs[2]
+        assert claim["metadata"]["name"] == "database-data"
+        assert claim["metadata"]["namespace"] == ctx.namespace
+        assert claim["metadata"]["labels"]["traderx/environment"] == ctx.environment
+        assert claim["spec"] == {
+            "accessModes": ["ReadWriteOnce"],
+            "resources": {"requests": {"storage": "1Gi"}},
+        }  # no storageClassName: the cluster's default class provisions it
+    for name in SERVICE_NAMES:
+        if name != "database":
+            rendered = to_yaml(render_component(context_for(settings()), name))  # type: ignore[arg-type]
+            assert "PersistentVolumeClaim" not in rendered and "emptyDir" not in rendered
+
+
+def test_database_storage_size_and_class_from_settings() -> None:
+    s = settings(**{"traderx:databaseStorage": "20Gi", "traderx:databaseStorageClass": "fast-ssd"})
+    claim = render_component(context_for(s), "database")[2]
+    assert claim["spec"]["resources"] == {"requests": {"storage": "20Gi"}}
+    assert claim["spec"]["storageClassName"] == "fast-ssd"

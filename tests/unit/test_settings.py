@@ -252,3 +252,18 @@ def test_delivery_bluegreen_only_for_trade_service_in_prod() -> None:
     with pytest.raises(ConfigError) as err:
         load("prod", **PROD_PINS, **{"traderx:services": {"trade-service": {"delivery": "canary"}}})
     assert "delivery" in str(err.value)
+
+
+def test_database_storage_defaults_and_bad_values_name_the_key() -> None:
+    s = load("dev")
+    assert (s.database_storage, s.database_storage_class) == ("1Gi", None)
+    assert not s.configures("database_storage")
+    for key, value in (
+        ("traderx:databaseStorage", "1.5Gi"),
+        ("traderx:databaseStorage", "0Gi"),
+        ("traderx:databaseStorage", "10GB"),
+        ("traderx:databaseStorageClass", "Fast_SSD"),
+    ):
+        with pytest.raises(ConfigError) as err:
+            load("dev", **{key: value})
+        assert f"{key} = " in str(err.value) and value in str(err.value)

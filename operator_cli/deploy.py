@@ -17,7 +17,8 @@ from components.confighub.operations import wait_for
 from operator_cli.output import CliError, Exit, Step
 
 
-def _rank(unit: dict[str, Any]) -> tuple[int, int, str]:
+def start_rank(unit: dict[str, Any]) -> tuple[int, int, str]:
+    """(tier, order, slug) from the unit's labels: the start order; unlabelled units last."""
     labels = unit.get("Labels") or {}
 
     def num(key: str) -> int:
@@ -37,20 +38,26 @@ def environment_units(client: ConfigHubClient, space_slug: str) -> tuple[str, li
         )
     listed = client.request("GET", f"/space/{space.id}/unit") or []
     units = [item.get("Unit", item) for item in listed]
-    return space.id, sorted(units, key=_rank)
+    return space.id, sorted(units, key=start_rank)
 
 
-def apply_all(
-    client: ConfigHubClient, space_slug: str, step: Step, *, timeout: float = 300.0
-) -> dict[str, Any]:
-    """Apply every unit of the space tier by tier; the first failure stops the run."""
-    space_id, units = environment_units(client, space_slug)
-    step.total(len(units))
+def apply_tiers(
+    client: ConfigHubClient,
+    space_id: str,
+    space_slug: str,
+    units: list[dict[str, Any]],
+    step: Step,
+    *,
+    timeout: float,
+    again: str,
+) -> list[str]:
+    """Apply `units` tier by tier, up to 4 at once within a tier, each waiting for the health
+    gate; units without a target are skipped. The first failure stops the run, saying what was
+    applied and (`again`) what to run after fixing the cause."""
     tiers: dict[int, list[dict[str, Any]]] = {}
     for unit in units:
-        tiers.setdefault(_rank(unit)[0], []).append(unit)
+        tiers.setdefault(start_rank(unit)[0], []).append(unit)
     applied: list[str] = []
-    skipped = [u["Slug"] for u in units if not u.get("TargetID")]
 
     def one(unit: dict[str, Any]) -> str:
         what = f"apply of unit {space_slug}/{unit['Slug']}"
@@ -70,7 +77,20 @@ def apply_all(
                     Exit.FAILED,
                     str(exc),
                     f"fix the cause (kubectl -n <namespace> describe deployment), then run "
-                    f"traderx dr apply-all again; applied so far: {applied}",
+                    f"{again} again; applied so far: {applied}",
                 ) from exc
             step.advance("", len(members) - len(todo))
+    return applied
+
+
+def apply_all(
+    client: ConfigHubClient, space_slug: str, step: Step, *, timeout: float = 300.0
+) -> dict[str, Any]:
+    """Apply every unit of the space tier by tier; the first failure stops the run."""
+    space_id, units = environment_units(client, space_slug)
+    step.total(len(units))
+    skipped = [u["Slug"] for u in units if not u.get("TargetID")]
+    applied = apply_tiers(
+        client, space_id, space_slug, units, step, timeout=timeout, again="traderx dr apply-all"
+    )
     return {"space": space_slug, "applied": applied, "skipped": skipped}

@@ -11,18 +11,17 @@ nothing for the next `up` to change. Every check happens before the first write.
 from __future__ import annotations
 
 import json
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 from components.confighub.client import SPACE, UNIT, ConfigHubClient
-from components.confighub.errors import ApiError, OperationFailedError
+from components.confighub.errors import ApiError
 from components.confighub.models import decode_data, encode_data
-from components.confighub.operations import wait_for
 from components.confighub.releases import Release, list_releases
 from components.model.layout import space_slug
 from components.model.settings import ENVIRONMENTS
 from operator_cli import surge as surge_rules
+from operator_cli.deploy import apply_tiers, start_rank
 from operator_cli.output import CliError, Exit, Step
 
 
@@ -45,16 +44,6 @@ class Environment:
         )
 
 
-def _rank(unit: dict[str, Any]) -> tuple[int, int, str]:
-    labels = unit.get("Labels") or {}
-
-    def num(key: str) -> int:
-        value = str(labels.get(key, ""))
-        return int(value) if value.isdigit() else 1_000
-
-    return num("tier"), num("order"), str(unit.get("Slug"))
-
-
 def environment(client: ConfigHubClient, prefix: str, env: str) -> Environment:
     if env not in ENVIRONMENTS:
         raise CliError(
@@ -69,7 +58,7 @@ def environment(client: ConfigHubClient, prefix: str, env: str) -> Environment:
             "pulumi stack output prefix -s dev   # the prefix; then pulumi up -s <env>",
         )
     listed = client.request("GET", f"/space/{space.id}/unit") or []
-    units = sorted((item.get("Unit", item) for item in listed), key=_rank)
+    units = sorted((item.get("Unit", item) for item in listed), key=start_rank)
     return Environment(env, space.id, units)
 
 
@@ -115,31 +104,9 @@ def apply_in_order(
 ) -> list[str]:
     """Apply the named units tier by tier (start order), each waiting for the health gate."""
     chosen = [u for u in env.units if u.get("Slug") in slugs and u.get("TargetID")]
-    tiers: dict[int, list[dict[str, Any]]] = {}
-    for unit in chosen:
-        tiers.setdefault(_rank(unit)[0], []).append(unit)
-    applied: list[str] = []
-
-    def one(unit: dict[str, Any]) -> str:
-        what = f"apply of unit {env.name}/{unit['Slug']}"
-        op = client.apply_unit(env.space_id, unit["UnitID"])
-        wait_for(client, env.space_id, unit["UnitID"], op, what=what, timeout=timeout)
-        return str(unit["Slug"])
-
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        for _, members in sorted(tiers.items()):
-            try:
-                for slug in pool.map(one, members):
-                    applied.append(slug)
-                    step.advance(slug)
-            except OperationFailedError as exc:
-                raise CliError(
-                    Exit.FAILED,
-                    str(exc),
-                    f"fix the cause (kubectl describe deployment), then run the rollback again; "
-                    f"applied so far: {applied}",
-                ) from exc
-    return applied
+    return apply_tiers(
+        client, env.space_id, env.name, chosen, step, timeout=timeout, again="the rollback"
+    )
 
 
 @dataclass(frozen=True)

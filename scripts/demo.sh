@@ -63,7 +63,7 @@ export CONFIGHUB_URL="http://127.0.0.1:$PORT"
 CONFIGHUB_TOKEN=$(cat "$STATE/token")
 export CONFIGHUB_TOKEN
 
-export PULUMI_BACKEND_URL="file://$STATE/pulumi"
+export PULUMI_BACKEND_URL="file://$STATE/pulumi?metadata=skip"  # crash-safe: see toolchain/env.sh
 mkdir -p "$STATE/pulumi"
 
 # The stack files name the default port; the demo's copies follow CONFIGHUB_PORT.

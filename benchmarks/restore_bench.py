@@ -8,7 +8,8 @@ Real engine, local ConfigHub server with its worker, the local kwok cluster (wit
 readiness delays it is configured with), a throwaway backend and unique prefix; destroyed at the
 end. Flow (tests/ops/dr_flow.py): deploy three environments, back up, then twice: wipe the
 server's database and the cluster's Deployments and rebuild with `traderx dr rebuild` - first
-dev alone (timed), then staging and prod; then everything again from empty (timed as a whole).
+dev alone (timed), then staging and prod; then everything again from empty with one
+`traderx dr rebuild dev staging prod` (timed as a whole: adopted in order, deployed side by side).
 On a cluster serving exec (toolchain/cluster.sh's ClusterExec) the backup holds each
 environment's database data directory and every rebuild restores it (`database_restore_*_s`).
 Run: `source toolchain/env.sh && .venv/bin/python benchmarks/restore_bench.py` (prints JSON).
@@ -51,12 +52,10 @@ def main() -> int:
             bad = dr_flow.unavailable(flow, "dev")
             results["dev_restore_s"] = round(time.monotonic() - started, 1)
             assert not bad, bad
-            for env in ("staging", "prod"):
-                dr_flow.rebuild(flow, work / "backup", env)
+            dr_flow.rebuild(flow, work / "backup", "staging", "prod")
             dr_flow.wipe(flow)
             started = time.monotonic()
-            for env in dr_flow.ENVS:
-                dr_flow.rebuild(flow, work / "backup", env)
+            dr_flow.rebuild(flow, work / "backup", *dr_flow.ENVS)
             bad = [b for env in dr_flow.ENVS for b in dr_flow.unavailable(flow, env)]
             results["full_restore_s"] = round(time.monotonic() - started, 1)
             assert not bad, bad

@@ -18,7 +18,7 @@ import typer
 
 from components.confighub.client import SPACE
 from components.confighub.errors import ConfigHubError
-from operator_cli import deploy, hub, stacks
+from operator_cli import deploy, dr, hub, stacks
 from operator_cli.backup import database, snapshot
 from operator_cli.backup import restore as restoring
 from operator_cli.cost import model as cost_model
@@ -26,7 +26,7 @@ from operator_cli.cost import units as cost_units
 from operator_cli.drift import detect as drift_detect
 from operator_cli.drift import record as drift_record
 from operator_cli.drift import rules as drift_rules
-from operator_cli.output import CliError, Exit, Output, Step, table
+from operator_cli.output import CliError, Exit, Output, table
 
 app = typer.Typer(
     add_completion=False,
@@ -150,32 +150,6 @@ def backup_verify(
 # ---------------------------------------------------------------------------------- restore
 
 
-def run_restore(
-    path: Path,
-    spaces: list[str] | None,
-    force: bool,
-    url: str | None,
-    token: str | None,
-    out: Output,
-) -> dict[str, Any]:
-    loaded = restoring.load(path)  # refuses a bad backup before connecting, let alone writing
-    selected = restoring.select_spaces(loaded, spaces)
-    client = hub.connect(url, token)
-    restorer = restoring.Restorer(client, loaded, selected, step=Step(), force=force)
-    existing = restorer.existing_spaces()
-    if existing and not force:
-        raise CliError(
-            Exit.REFUSED,
-            f"ConfigHub at {client.base_url.removesuffix('/api')} already holds "
-            f"{len(existing)} of the backup's spaces ({', '.join(existing)}); nothing was written",
-            f"restore into an empty server, or add --force to keep what exists and create only "
-            f"what is missing: traderx restore {path} --force",
-        )
-    with out.progress(f"restore {loaded.manifest.project}", restorer.work()) as step:
-        restorer.step = step
-        return restorer.run()
-
-
 def _restore_table(report: dict[str, Any]) -> Any:
     kinds = sorted(set(report["created"]) | set(report["kept"]))
     rows = [[k, report["created"].get(k, 0), report["kept"].get(k, 0)] for k in kinds]
@@ -201,7 +175,7 @@ def restore(
 ) -> None:
     """Restore a backup into ConfigHub with new IDs (history, tags, change sets re-created).
     Then redeploy the normal way: `pulumi up --refresh -s <stack>` (or `traderx dr rebuild`)."""
-    report = run_restore(path, space, force, url, token, out)
+    report = dr.run_restore(path, space, force, url, token, out)
     for warning in report["warnings"]:
         out.info(f"[yellow]warning:[/] {warning}")
     out.result(report, _restore_table(report))
@@ -301,21 +275,10 @@ ProjectDirOpt = Annotated[
     Path, typer.Option("--project-dir", help="directory holding Pulumi.yaml and the stack files")
 ]
 TimeoutOpt = Annotated[float, typer.Option(help="per-unit apply + availability wait, seconds")]
-# The spaces each environment's stack owns (components/environment.py).
-ENV_SPACES = {
-    "dev": ("base", "filters", "dev"),
-    "staging": ("staging",),
-    "prod": ("prod",),
-    "prod-eu": ("prod-eu",),
-}
 
 
 def _env(env: str) -> str:
-    if env not in ENV_SPACES:
-        raise CliError(
-            Exit.USAGE, f"unknown environment {env!r}", f"use one of {sorted(ENV_SPACES)}"
-        )
-    return env
+    return dr.check_env(env)
 
 
 @dr_app.command("apply-all")
@@ -347,7 +310,12 @@ def dr_apply_all(
 @dr_app.command("rebuild")
 @command
 def dr_rebuild(
-    env: EnvArg,
+    envs: Annotated[
+        list[str],
+        typer.Argument(
+            metavar="ENV...", help="environments: dev, staging, prod, prod-eu (one or several)"
+        ),
+    ],
     backup: Annotated[Path, typer.Option("--backup", help="backup directory")],
     prefix: PrefixOpt = None,
     project: ProjectOpt = None,
@@ -369,77 +337,23 @@ def dr_rebuild(
     *,
     out: Output,
 ) -> None:
-    """Rebuild an environment from a backup: restore its spaces (dev: base, filters and dev),
-    then `pulumi up --refresh` of its stack, which adopts the restored objects and applies the
-    units in order; then the database's data directory, when the backup holds it."""
-    _env(env)
-    loaded = restoring.load(backup)
-    name = loaded.manifest.project
-    if prefix or project:
-        wanted = hub.project_name(prefix, project)
-        if wanted != name:
-            raise CliError(
-                Exit.BAD_INPUT,
-                f"{backup} is a backup of {name!r}, not {wanted!r}",
-                "pass the backup of this project",
-            )
-    spaces = [f"{name}-{kind}" for kind in ENV_SPACES[env]]
-    timings: dict[str, float] = {}
-    started = time.monotonic()
-    report = run_restore(backup, spaces, force, url, token, out)
-    timings["restore"] = round(time.monotonic() - started, 2)
-    selected = stacks.select(stack or env, project_dir)
-    started = time.monotonic()
-    with out.progress(f"pulumi up --refresh -s {selected.name}") as step:
-        up = stacks.up(selected, step, refresh=True)
-    timings["up"] = round(time.monotonic() - started, 2)
-    result = {"environment": env, "restore": report, "up": up, "seconds": timings}
-    if with_database and f"{name}-{env}" in loaded.manifest.database:
-        started = time.monotonic()
-        result["database"] = _restore_database(
-            loaded, f"{name}-{env}", kubeconfig, context, url, token, out
-        )
-        timings["database"] = round(time.monotonic() - started, 2)
+    """Rebuild environments from a backup: restore their spaces (dev: base, filters and dev),
+    then `pulumi up --refresh` of their stacks, which adopts the restored objects and applies
+    the units in start order; then each database's data directory, when the backup holds it.
+    Several environments deploy side by side (see operator_cli/dr.py)."""
+    run = dr.Rebuild(
+        backup, envs, project_dir=project_dir, stack=stack, force=force,
+        with_database=with_database, kubeconfig=kubeconfig, context=context, url=url,
+        token=token, out=out,
+    )  # fmt: skip
+    run.check_project(hub.project_name(prefix, project) if prefix or project else None)
+    result = run.run()
+    changes = "; ".join(f"{env} {up['changes']}" for env, up in result["up"].items())
     out.result(
         result,
-        f"{env} rebuilt from {backup}: restore {timings['restore']}s, "
-        f"up {timings['up']}s ({up['changes']})",
+        f"{', '.join(run.envs)} rebuilt from {backup} in {result['seconds']['total']}s "
+        f"(restore {result['seconds']['restore']}s); {changes}",
     )
-
-
-def _restore_database(
-    loaded: restoring.Loaded,
-    space: str,
-    kubeconfig: str | None,
-    context: str | None,
-    url: str | None,
-    token: str | None,
-    out: Output,
-) -> dict[str, Any]:
-    """Stream the backup's archive into the database where ConfigHub now says it runs."""
-    entry = loaded.manifest.database.get(space)
-    if entry is None:
-        raise CliError(
-            Exit.NOT_FOUND,
-            f"{loaded.root} holds no database data of {space} "
-            f"(it has: {sorted(loaded.manifest.database) or 'none'})",
-            "take a backup with: traderx backup create DIR --database",
-        )
-    client = hub.connect(url, token)
-    found = client.find_by_slug(SPACE, None, space)
-    db = database.find(client, found.id) if found is not None else None
-    if db is None:
-        raise CliError(
-            Exit.NOT_FOUND,
-            f"ConfigHub has no deployed database unit in {space}",
-            f"restore and redeploy the environment first: traderx dr rebuild ... {space}",
-        )
-    archive = loaded.root / entry.file  # verified by restoring.load
-    size = archive.stat().st_size
-    out.info(f"restoring {size} bytes of database data into {db.where()}")
-    pod = database.load(database.api(kubeconfig, context), db, archive)
-    return {"space": space, "file": entry.file, "bytes": size, "pod": pod,
-            "namespace": db.namespace, "from": entry.pod}  # fmt: skip
 
 
 @dr_app.command("restore-database")
@@ -460,7 +374,7 @@ def dr_restore_database(
     _env(env)
     loaded = restoring.load(backup)
     space = f"{loaded.manifest.project}-{env}"
-    result = _restore_database(loaded, space, kubeconfig, context, url, token, out)
+    result = dr.restore_database(loaded, space, kubeconfig, context, url, token, out)
     out.result(result, f"database of {space} restored into {result['namespace']}/{result['pod']}")
 
 

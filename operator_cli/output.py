@@ -87,6 +87,15 @@ class Output:
     @contextmanager
     def progress(self, description: str, total: int | None = None) -> Iterator[Step]:
         """A progress bar on stderr (quiet with `--json` or when stderr is not a terminal)."""
+        with self.progress_tasks([description], total) as steps:
+            yield steps[0]
+
+    @contextmanager
+    def progress_tasks(
+        self, descriptions: list[str], total: int | None = None
+    ) -> Iterator[list[Step]]:
+        """One bar per description, for work that runs side by side (Rich allows a single live
+        display at a time; its updates are thread-safe)."""
         quiet = self.as_json or not self.err.is_terminal
         with Progress(
             TextColumn("[bold]{task.description}"),
@@ -98,8 +107,7 @@ class Output:
             disable=quiet,
             transient=False,
         ) as bar:
-            task = bar.add_task(description, total=total, item="")
-            yield Step(bar, task)
+            yield [Step(bar, bar.add_task(d, total=total, item="")) for d in descriptions]
 
 
 class Step:

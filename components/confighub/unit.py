@@ -32,6 +32,7 @@ What the stack owns of a unit is what it declares, and nothing else:
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from typing import Any, ClassVar, NotRequired, Required
 
@@ -72,6 +73,12 @@ def _as_unit(entity: Entity) -> UnitEntity:
     if not isinstance(entity, UnitEntity):
         raise TypeError(f"expected a Unit, got {type(entity).__name__}")
     return entity
+
+
+# Set by `traderx dr rebuild` for the first `up` of several environments: the units are
+# written (the state gets the restored IDs the downstream stacks read) but not applied; the next
+# `up` applies them, since live != head shows as a change (`extra_changes`).
+DEFER_APPLY_ENV = "TRADERX_DEFER_APPLY"
 
 
 def wants_apply(props: Mapping[str, Any]) -> bool:
@@ -356,7 +363,7 @@ class UnitProvider(EntityProvider):
     def _apply_if_needed(
         self, unit: UnitEntity, props: Mapping[str, Any], retarget: bool
     ) -> UnitEntity:
-        if not wants_apply(props) or not unit.target_id:
+        if not wants_apply(props) or not unit.target_id or os.environ.get(DEFER_APPLY_ENV) == "1":
             return unit
         if not retarget and unit.live_revision_num == unit.head_revision_num > 0:
             return unit

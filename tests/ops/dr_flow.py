@@ -197,16 +197,18 @@ def wipe(flow: Flow) -> None:
         time.sleep(0.5)
 
 
-def rebuild(flow: Flow, backup_dir: Path, env: str) -> dict[str, Any]:
-    """`traderx dr rebuild <env>`: restore the environment's spaces, `up --refresh` its stack."""
+def rebuild(flow: Flow, backup_dir: Path, *envs: str) -> dict[str, Any]:
+    """`traderx dr rebuild <env>...`: restore the environments' spaces, redeploy their stacks
+    (several: adopt in order, then deploy side by side), restore their databases."""
     started = time.monotonic()
     result = flow.traderx(
-        "dr", "rebuild", env, "--backup", str(backup_dir), "--project-dir",
+        "dr", "rebuild", *envs, "--backup", str(backup_dir), "--project-dir",
         str(flow.stacks.project), "--kubeconfig", str(flow.kubeconfig), "--context", flow.context,
     )  # fmt: skip
-    flow.timings[f"rebuild_{env}_s"] = round(time.monotonic() - started, 1)
-    if "database" in result["seconds"]:  # its data directory, streamed back through exec
-        flow.timings[f"database_restore_{env}_s"] = result["seconds"]["database"]
+    flow.timings[f"rebuild_{'+'.join(envs)}_s"] = round(time.monotonic() - started, 1)
+    for key, seconds in result["seconds"].items():
+        if key.startswith(("database_", "adopt_", "up_")):  # the database: streamed through exec
+            flow.timings[f"{key}_s"] = seconds
     return result
 
 

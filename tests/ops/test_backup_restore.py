@@ -218,3 +218,29 @@ def test_console_script_and_connection_errors(
     )
     assert bad_token.code == 5 and "refused the token" in bad_token.stderr
     assert confighub_server.proc is not None and confighub_server.proc.poll() is None
+
+
+def test_rebuild_refuses_bad_environments_before_anything_is_written(
+    project: Project, source: Run, confighub_server: ServerProcess, tmp_path: Path
+) -> None:
+    backup(source, project, tmp_path / "b")
+    before = entity_count(confighub_server)
+    unknown = source("dr", "rebuild", "dev", "qa", "--backup", str(tmp_path / "b"))
+    assert unknown.code == 2 and "unknown environment 'qa'" in unknown.stderr, unknown.stderr
+    one_stack = source(
+        "dr", "rebuild", "staging", "dev", "--stack", "dev", "--backup", str(tmp_path / "b")
+    )
+    assert one_stack.code == 2 and "--stack names one stack" in one_stack.stderr
+    assert "2 environments" in one_stack.stderr, one_stack.stderr
+    other = source(
+        "dr", "rebuild", "dev", "--prefix", "someoneelse", "--backup", str(tmp_path / "b")
+    )
+    assert other.code == 4 and "is a backup of" in other.stderr, other.stderr
+    assert entity_count(confighub_server) == before, "nothing was written"
+
+
+def test_rebuild_orders_environments_upstream_first() -> None:
+    from operator_cli.dr import in_order
+
+    assert in_order(["prod", "dev", "staging", "prod"]) == ["dev", "staging", "prod"]
+    assert in_order(["prod-eu", "prod"]) == ["prod", "prod-eu"]

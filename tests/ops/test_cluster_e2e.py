@@ -6,8 +6,9 @@ through the `traderx` console script. One deployment of dev, staging and prod se
   within its interval; an image set by hand in prod is classified high and reported with its
   writer, not corrected; a NetworkPolicy deleted by hand is reported by the Pulumi layer;
 - DR: back up the three environments, wipe the server's database and the cluster's Deployments,
-  `traderx dr rebuild` each environment; every workload is available, unit data, revision
-  history and tags are identical field by field, and the next `pulumi up` changes nothing.
+  `traderx dr rebuild dev staging prod` (adopted in order, deployed side by side); every
+  workload is available, unit data, revision history and tags are identical field by field,
+  and the next `pulumi up` changes nothing.
 
 `kubectl` is not part of the toolchain, so the hand edits are the API calls kubectl makes, under
 kubectl's field-manager names (`kubectl` for scale, `kubectl-set` for set image).
@@ -215,12 +216,17 @@ def test_backup_wipe_restore_redeploy(flow: dr_flow.Flow) -> None:
     dr_flow.wipe(flow)
     with flow.hub.client() as http:
         assert http.get("/space").json() == [], "the database was wiped"
+    report = dr_flow.rebuild(flow, flow.work / "b1", *dr_flow.ENVS)  # side by side
+    assert report["restore"]["warnings"] == [], report["restore"]
+    assert report["environments"] == list(dr_flow.ENVS), report["environments"]
     for env in dr_flow.ENVS:
-        report = dr_flow.rebuild(flow, flow.work / "b1", env)
-        assert report["restore"]["warnings"] == [], report["restore"]
+        # the first up only adopted (applies deferred); the second applied every unit
+        assert report["adopt"][env]["result"] == "succeeded", report["adopt"][env]
+        assert report["up"][env]["changes"].get("update", 0) >= 11, report["up"][env]
         assert dr_flow.unavailable(flow, env) == [], env
         if env in flow.volumes:  # the database's data directory is back, byte for byte
-            assert report["database"]["bytes"] > 64 * 1024, report.get("database")
+            db = report["database"][env]
+            assert db is not None and db["bytes"] > 64 * 1024, report["database"]
             assert dr_flow.volume_files(flow.volumes[env]) == data[env], env
     print(f"\nDR timings: {flow.timings}")
     dr_flow.backup(flow, flow.work / "b2")

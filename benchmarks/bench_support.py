@@ -137,6 +137,29 @@ class PodWatch:
             out[p.component] = max(out.get(p.component, 0.0), p.ready - p.created)
         return out
 
+    def restore_floor(self, namespace: str, since: float) -> float:
+        """The readiness floor of a rebuild (`dr rebuild`): the tier sum of the pods it created,
+        plus the readiness of each database pod started after the first one was Ready (the
+        database restore restarts it on the restored files: that wait comes after the tiers)."""
+        pods = sorted(
+            (p for p in self.pods.values() if p.namespace == namespace and p.created >= since),
+            key=lambda p: p.created,
+        )
+        first: dict[str, float] = {}
+        restarts = 0.0
+        db_ready: float | None = None
+        for p in pods:
+            if p.ready is None:
+                continue
+            seconds = p.ready - p.created
+            if p.component == "database" and db_ready is not None and p.created > db_ready:
+                restarts += seconds
+                continue
+            if p.component == "database":
+                db_ready = p.ready if db_ready is None else min(db_ready, p.ready)
+            first[p.component] = max(first.get(p.component, 0.0), seconds)
+        return tier_sum(first) + restarts
+
 
 def tier_sum(readiness: Mapping[str, float]) -> float:
     """The issue's critical-path floor: sum over the tiers of the slowest readiness."""

@@ -11,7 +11,12 @@ server's database and the cluster's Deployments and rebuild with `traderx dr reb
 dev alone (timed), then staging and prod; then everything again from empty with one
 `traderx dr rebuild dev staging prod` (timed as a whole: adopted in order, deployed side by side).
 On a cluster serving exec (toolchain/cluster.sh's ClusterExec) the backup holds each
-environment's database data directory and every rebuild restores it (`database_restore_*_s`).
+environment's database data directory and every rebuild restores it (`database_*_s`).
+
+Floors (a pod watch, pod created -> Ready): a rebuild cannot finish before its environment's
+start order has: the sum over the tiers of the slowest readiness, plus the database pod's
+restart on the restored files (`dev_floor_s`); side by side, the slowest environment's
+(`full_floor_s`). `ratios` says how far above those floors the rebuilds are.
 Run: `source toolchain/env.sh && .venv/bin/python benchmarks/restore_bench.py` (prints JSON).
 """
 
@@ -26,6 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.bench_support import PodWatch  # noqa: E402
 from tests.ops import dr_flow  # noqa: E402
 from tests.support.toolchain import load_cluster, load_toolchain, toolchain_env  # noqa: E402
 
@@ -42,6 +48,8 @@ def main() -> int:
         work = Path(tmp)
         flow = dr_flow.deploy(work, tc.env, Path(cluster.kubeconfig), cluster.context)
         results: dict[str, object] = {}
+        watch = PodWatch(str(cluster.kubeconfig))  # pod created -> Ready, for the readiness floors
+        watch.start()
         try:
             took = dr_flow.drift_correction(flow, work / "audit.jsonl", interval=3.0)
             results["drift_correction_s"] = round(took, 1)
@@ -52,6 +60,7 @@ def main() -> int:
             bad = dr_flow.unavailable(flow, "dev")
             results["dev_restore_s"] = round(time.monotonic() - started, 1)
             assert not bad, bad
+            results["dev_floor_s"] = round(watch.restore_floor(flow.namespace("dev"), started), 1)
             dr_flow.rebuild(flow, work / "backup", "staging", "prod")
             dr_flow.wipe(flow)
             started = time.monotonic()
@@ -59,11 +68,21 @@ def main() -> int:
             bad = [b for env in dr_flow.ENVS for b in dr_flow.unavailable(flow, env)]
             results["full_restore_s"] = round(time.monotonic() - started, 1)
             assert not bad, bad
+            floors = {e: watch.restore_floor(flow.namespace(e), started) for e in dr_flow.ENVS}
+            results["full_floor_per_env_s"] = {e: round(v, 1) for e, v in floors.items()}
+            results["full_floor_s"] = round(max(floors.values()), 1)  # side by side: the slowest
+            dev_s, full_s = float(results["dev_restore_s"]), float(results["full_restore_s"])  # type: ignore[arg-type]
+            results["ratios"] = {
+                "dev_restore_to_floor": round(dev_s / float(results["dev_floor_s"]), 2),  # type: ignore[arg-type]
+                "full_restore_to_floor": round(full_s / max(floors.values()), 2),
+            }
+            results["pod_watch_error"] = watch.error
             results.update(flow.timings)
             results["database_in_backup"] = bool(flow.volumes)
             results["goals_s"] = GOALS
             results["met"] = {k: float(results[k]) < v for k, v in GOALS.items()}  # type: ignore[arg-type]
         finally:
+            watch.stop()
             dr_flow.teardown(flow)
         print(json.dumps(results, indent=2))
     return 0

@@ -6,7 +6,14 @@ from typing import Any
 
 import pytest
 
-from benchmarks.bench_support import longest_path, rendered_units, stack_settings, tier_sum
+from benchmarks.bench_support import (
+    PodTimes,
+    PodWatch,
+    longest_path,
+    rendered_units,
+    stack_settings,
+    tier_sum,
+)
 from benchmarks.engine_floor import graph_of
 from components.model.catalog import START_ORDER
 
@@ -29,6 +36,25 @@ READY = {
 def test_tier_sum_is_the_slowest_of_each_tier_added_up() -> None:
     # tiers: 1 {database 30, ...}, 2 {position 35, ...}, 3 {trade-service 28}, 4 {web 10}
     assert tier_sum(READY) == pytest.approx(30 + 35 + 28 + 10)
+
+
+def test_restore_floor_adds_the_database_restart_after_the_tiers() -> None:
+    watch = PodWatch("unused")
+    t0 = 100.0
+    pods = [  # (component, created, ready) seconds after t0
+        ("database", 0, 30),
+        ("account-service", 30, 55),
+        ("position-service", 30, 65),
+        ("trade-service", 65, 93),
+        ("web-front-end", 93, 103),
+        ("database", 110, 140),  # the restart on the restored files: after the tiers
+    ]
+    for i, (component, created, ready) in enumerate(pods):
+        watch.pods[str(i)] = PodTimes("ns", component, t0 + created, t0 + ready)
+    watch.pods["old"] = PodTimes("ns", "database", t0 - 50, t0 - 10)  # before the rebuild
+    watch.pods["other"] = PodTimes("elsewhere", "database", t0, t0 + 99)
+    # tiers: database 30, {account 25, position 35} 35, trade-service 28, web 10; restart 30
+    assert watch.restore_floor("ns", t0) == pytest.approx(30 + 35 + 28 + 10 + 30)
 
 
 def test_longest_path_follows_the_dependencies_and_never_exceeds_the_tier_sum() -> None:

@@ -12,6 +12,10 @@ and are promoted to prod as R2. Measured, each through the operator CLI as a use
   apply in start order health-gated, then the stack's `pulumi up`). Design RTO 15 min; goal
   under 2 min.
 
+Floors (a pod watch, pod created -> Ready): the single-unit rollback cannot finish before its
+slowest new pod is Ready, the whole-prod one before the tier sum of its new pods' readiness;
+`ratios` says how far above those the rollbacks are.
+
 Run: `make bench`, or `source toolchain/env.sh && .venv/bin/python benchmarks/rollback_bench.py`.
 Prints one JSON object.
 """
@@ -31,6 +35,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.bench_support import PodWatch, tier_sum  # noqa: E402
 from benchmarks.deploy_bench import OwnCluster  # noqa: E402
 from tests.e2e.driver import Stacks, base_env, make_project  # noqa: E402
 from tests.support.server import ServerProcess  # noqa: E402
@@ -83,6 +88,7 @@ def main() -> None:
         }
         secret = {"confighub:token": server.token}
         created: list[str] = []
+        watch = PodWatch(str(cluster.kubeconfig))  # pod created -> Ready, for the floors
         figures: dict[str, Any] = {}
         try:
             stacks.init("dev", {**common, "traderx:prefix": prefix,
@@ -116,9 +122,15 @@ def main() -> None:
             stacks.run("config", "rm", "traderx:release", stack="prod")
             args = ("--prefix", prefix, "--project-dir", str(project))
             # the whole prod first (R2 → R1: two units, one a JVM service), then one unit
+            watch.start()
+            at = time.monotonic()
             env_s, whole = cli(env, project, "rollback", "env", "prod", "--to", "R1", *args)
+            # the floor: what the start order must wait for, the new pods' readiness per tier
+            env_floor = tier_sum(watch.readiness(f"{prefix}-prod", at))
+            at = time.monotonic()
             unit_s, unit = cli(env, project, "rollback", "unit", "prod", "trade-service",
                                "--to", "-1", "--prefix", prefix)  # fmt: skip
+            unit_floor = watch.readiness(f"{prefix}-prod", at).get("trade-service", 0.0)
             figures = {
                 "readiness": "traderx",
                 "single_unit_rollback_s": round(unit_s, 1),
@@ -130,9 +142,18 @@ def main() -> None:
                 "prod_rollback_goal_s": 120,
                 "prod_rollback_design_rto_s": 900,
                 "unit_report": {k: unit[k] for k in ("previousHead", "head", "live", "surged")},
+                # the slowest new pod's readiness (single unit) and the tier sum (whole prod)
+                "single_unit_floor_s": round(unit_floor, 1),
+                "prod_rollback_floor_s": round(env_floor, 1),
+                "ratios": {
+                    "single_unit_to_floor": round(unit_s / unit_floor, 2) if unit_floor else None,
+                    "prod_rollback_to_floor": round(env_s / env_floor, 2) if env_floor else None,
+                },
+                "pod_watch_error": watch.error,
                 "deploy_timings_s": {k: round(v, 1) for k, v in stacks.timings.items()},
             }
         finally:
+            watch.stop()
             for e in reversed(created):
                 try:
                     if e == "prod":

@@ -23,7 +23,6 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
-import httpx
 from tenacity import (
     RetryCallState,
     Retrying,
@@ -34,6 +33,7 @@ from tenacity import (
 )
 
 from . import calls
+from ._httpx import httpx
 from .connection import ConnectionSettings, current_settings
 from .errors import AdoptionRefusedError, ApiError, ConflictError, NotFoundError
 from .kinds import (

@@ -19,7 +19,8 @@ replaces the object) and gets from `EntityProvider`:
 
 Provider instances carry no state (they are pickled into Pulumi state); the connection comes from
 `connection` / `client.get_client()` inside the provider process, imported on the first call
-(`shared_client`), so the program process never loads the HTTP client.
+(`shared_client`) or by the warm-up that `configure` starts (`warm_up`), so the program process
+never loads the HTTP client.
 """
 
 from __future__ import annotations

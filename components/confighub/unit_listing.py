@@ -5,9 +5,10 @@ Why: a downstream unit's check reads the unit to plan the data the policy pack j
 a row. One listing of the space answers all of them.
 
 What keeps the semantics (planned_data is ConfigHub's current data; a no-op writes nothing):
-- only in the dynamic-provider process, i.e. within one engine operation: `enable()` is called
-  by the providers' `configure`, which only the engine's provider host calls. Anywhere else
-  (tests calling a provider directly, the CLI) every unit is read by slug, as before;
+- only in the dynamic-provider process, i.e. within one engine operation (`pulumi up` starts a
+  new provider process for its update after the preview): `enable()` is called by the
+  providers' `configure`, which only the engine's provider host calls. Anywhere else (tests
+  calling a provider directly, the CLI) every unit is read by slug, as before;
 - a space is listed at most once per process, at its first planned unit. The listing answers
   only while this process has sent no write since it was taken (`client.writes_sent()`) and for
   at most `MAX_AGE_S`; after that each unit is read by slug again, exactly as before;

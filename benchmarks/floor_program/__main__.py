@@ -3,6 +3,8 @@ custom resource is a trivial dynamic resource (no API calls) and every component
 
 `graph.json` (written by benchmarks/engine_floor.py from `pulumi stack export`) lists the nodes
 in the state's order, which is topological: name, custom or component, parent, dependencies.
+A node with `stack_reference` (the floor variant that keeps StackReferences) is a real
+StackReference reading that stack.
 """
 
 from __future__ import annotations
@@ -38,7 +40,11 @@ def main() -> None:
             parent=made.get(node["parent"] or ""),
             depends_on=[made[d] for d in node["deps"] if d in made],
         )
-        if node["custom"]:
+        if node.get("stack_reference"):
+            made[node["urn"]] = pulumi.StackReference(
+                f"r{i}", stack_name=node["stack_reference"], opts=opts
+            )
+        elif node["custom"]:
             made[node["urn"]] = Trivial(f"r{i}", node["urn"], opts)
         else:
             component = pulumi.ComponentResource("floor:index:Component", f"c{i}", None, opts)

@@ -19,12 +19,16 @@ replaces the object) and gets from `EntityProvider`:
 
 Provider instances carry no state (they are pickled into Pulumi state); the connection comes from
 `connection` / `client.get_client()` inside the provider process, imported on the first call
-(`shared_client`), so the program process never loads the HTTP client.
+(`shared_client`) or by the warm-up that `configure` starts (`warm_up`), so the program process
+never loads the HTTP client.
 """
 
 from __future__ import annotations
 
+import atexit
+import gc
 import json
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
@@ -199,6 +203,7 @@ class EntityProvider(ResourceProvider):
 
     def configure(self, req: ConfigureRequest) -> None:
         connection.configure_from_config(req.config)
+        warm_up()
 
     def client(self) -> ConfigHubClient:
         return shared_client()
@@ -448,6 +453,36 @@ class EntityProvider(ResourceProvider):
 
     def delete(self, _id: str, _props: dict[str, Any]) -> None:
         self.client().delete(self.kind, self.space_of(_props), _id)
+
+
+_warm_lock = threading.Lock()
+_warming = False
+
+
+def warm_up() -> None:
+    """Load the HTTP client and build the shared client in a background thread, once per
+    provider process (from `configure`, which only the engine's provider host calls).
+
+    The first call that reads ConfigHub otherwise pays for it in the engine's serial chain of
+    checks (httpx, httpcore, h11/h2 imports and the client: about 0.1 s); started at the
+    first configure, it runs while the provider waits for the engine's next call. Best effort:
+    a failure here is ignored, and the first real call reports it.
+    """
+    global _warming
+    with _warm_lock:
+        if _warming:
+            return
+        _warming = True
+    atexit.register(gc.freeze)
+    threading.Thread(target=_prepare_client, name="confighub-warm-up", daemon=True).start()
+
+
+def _prepare_client() -> None:
+    try:
+        shared_client()
+        import encodings.idna  # noqa: F401  (the first request encodes the host name with it)
+    except Exception:  # best effort, see warm_up
+        pass
 
 
 def shared_client() -> ConfigHubClient:

@@ -23,7 +23,6 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
-import httpx
 from tenacity import (
     RetryCallState,
     Retrying,
@@ -34,6 +33,7 @@ from tenacity import (
 )
 
 from . import calls
+from ._httpx import httpx
 from .connection import ConnectionSettings, current_settings
 from .errors import AdoptionRefusedError, ApiError, ConflictError, NotFoundError
 from .kinds import (
@@ -65,6 +65,7 @@ __all__ = [
     "EntityKind",
     "get_client",
     "quote_where",
+    "writes_sent",
 ]
 
 _UUIDISH = re.compile(r"/[0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}")
@@ -143,6 +144,27 @@ def _tls_context(base_url: str) -> ssl.SSLContext | bool:
     return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
 
 
+_writes_lock = threading.Lock()
+_writes = 0
+
+
+def _count_write(method: str, params: Mapping[str, Any] | None) -> None:
+    """Count an attempted write once its attempt is over (answered or not: either may have
+    changed something). A dry run (`dry_run=true`) changes nothing and is not counted."""
+    global _writes
+    if method.upper() in ("GET", "HEAD") or (params and params.get("dry_run") == "true"):
+        return
+    with _writes_lock:
+        _writes += 1
+
+
+def writes_sent() -> int:
+    """How many write attempts this process has made through any client (monotonic, never
+    reset): a read cached while this number stays the same saw every write of this process."""
+    with _writes_lock:
+        return _writes
+
+
 class ConfigHubClient:
     """One connection to a ConfigHub server. Thread-safe (httpx.Client is)."""
 
@@ -201,8 +223,10 @@ class ConfigHubClient:
             )
         except httpx.TransportError as exc:
             calls.record(method, template, None)
+            _count_write(method, params)
             raise ApiError(method, path, None, f"{type(exc).__name__}: {exc}") from exc
         calls.record(method, template, resp.status_code)
+        _count_write(method, params)
         if resp.status_code >= 400:
             raise _error_for(method, path, resp)
         return resp

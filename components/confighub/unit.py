@@ -38,7 +38,13 @@ from typing import Any, ClassVar, NotRequired, Required
 
 import pulumi
 import pulumi.dynamic
-from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, UpdateResult
+from pulumi.dynamic import (
+    CheckFailure,
+    CheckResult,
+    ConfigureRequest,
+    CreateResult,
+    UpdateResult,
+)
 from typing_extensions import TypedDict, Unpack
 
 from . import fields as yfields
@@ -49,6 +55,7 @@ from .models import Entity, encode_data
 from .models import Unit as UnitEntity
 from .operations import wait_for
 from .resource import resource_props
+from .unit_listing import SPACE_UNITS
 from .yamldata import DataError, images, same_data
 
 TOOLCHAIN_TYPE = "Kubernetes/YAML"
@@ -111,6 +118,12 @@ class UnitProvider(EntityProvider):
         "apply_timeout_seconds": InputField(None, "int", compare=False),
     }
 
+    def configure(self, req: ConfigureRequest) -> None:
+        """In the engine's provider process (the only caller of configure), checks plan from
+        one listing per space (`unit_listing`)."""
+        super().configure(req)
+        SPACE_UNITS.enable()
+
     def describe(self, props: Mapping[str, Any]) -> str:
         return f"unit {props.get('slug')!r}"
 
@@ -168,7 +181,9 @@ class UnitProvider(EntityProvider):
         return CheckResult(news, [])
 
     def _plan(self, olds: Mapping[str, Any], news: Mapping[str, Any]) -> dict[str, Any]:
-        """What this step will leave in ConfigHub, computed by reading (and a dry-run merge):
+        """What this step will leave in ConfigHub, computed by reading (and a dry-run merge;
+        in the engine's provider process the unit comes from one listing of its space per run,
+        `unit_listing`):
 
         - `planned_data`: the unit's data after the promotion (if any) with the declared fields
           written: what the policy pack judges, since the stack declares only fields;
@@ -184,7 +199,7 @@ class UnitProvider(EntityProvider):
         pin = None if raw_pin is None else int(raw_pin)
         client = self.client()
         known_space = space_id and not is_unknown(space_id)  # unknown: a first preview
-        existing = client.find_by_slug(UNIT, str(space_id), str(slug)) if known_space else None
+        existing = SPACE_UNITS.find(client, str(space_id), str(slug)) if known_space else None
         unit = _as_unit(existing) if existing is not None else None
         if unit is not None and unit.upstream_unit_id == str(upstream):
             current = unit.text

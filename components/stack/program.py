@@ -6,6 +6,7 @@ any resource is declared or any API is called.
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -141,8 +142,9 @@ def build(settings: Settings, prefix_configured: bool = False) -> dict[str, Any]
     )
     # what the last `traderx drift` round recorded on the Space (read only: no resource, no diff)
     hub_url, hub_token = settings.confighub.url, settings.confighub.token.get_secret_value()
+    # read in a worker thread: in the event loop it would hold up every registration behind it
     outputs["lastDrift"] = env.space.space_id.apply(
-        lambda sid: _last_drift(hub_url, hub_token, sid)
+        lambda sid: asyncio.to_thread(_last_drift, hub_url, hub_token, sid)
     )
     scheme = "https" if settings.ingress.tls else "http"
     outputs["urls"] = {

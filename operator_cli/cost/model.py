@@ -44,6 +44,10 @@ _DECIMAL = {
 }
 GIB = Decimal(2**30)
 
+# libyaml's loader where built (about 5x faster: the `cost` output parses every unit on each
+# `up`); the same safe schema either way
+_Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 
 def quantity(value: Any) -> Decimal:
     """A Kubernetes quantity ("250m", "1.5", "512Mi", "2G", 1) as a number of base units."""
@@ -232,7 +236,7 @@ def workloads(data: str, where: str = "unit") -> list[Workload]:
     """Every Deployment/StatefulSet/ReplicaSet in a unit's YAML, with its requests."""
     out: list[Workload] = []
     try:
-        docs = list(yaml.safe_load_all(data))
+        docs = list(yaml.load_all(data, Loader=_Loader))
     except yaml.YAMLError as exc:
         raise ValueError(f"{where}: data is not YAML ({exc})") from exc
     for doc in docs:

@@ -237,3 +237,38 @@ def test_a_first_preview_plans_the_clone_at_the_pin(hub: ConfigHubClient, unique
     missing = UnitProvider().check({}, {**news, "upstream_revision_num": 9})
     assert [f.property for f in missing.failures] == ["upstream_revision_num"]
     assert "no revision 9" in missing.failures[0].reason
+
+
+def test_checks_in_the_provider_process_plan_from_one_listing_per_space(
+    hub: ConfigHubClient, unique: str, confighub_server: Any
+) -> None:
+    """After configure (only the engine's provider host calls it) the checks of a space's
+    units share one listing, which still shows a change made in ConfigHub before the run; once
+    this process has written anything, each check reads its unit again."""
+    from components.confighub.unit_listing import SPACE_UNITS
+    from tests.providers.conftest import configure
+
+    up_id, down_space, _ = chain(hub, unique)
+    p = UnitProvider()
+    web = down_props(down_space, up_id, 1, replicas=2)
+    api = {**web, "slug": "api"}
+    made = {name: p.create(props) for name, props in (("web", web), ("api", api))}
+    set_env_in_confighub(hub, down_space, made["web"].id)  # before the run: it must show
+    listing = "GET /space/{id}/unit"
+    try:
+        configure(p, confighub_server.url, confighub_server.token)
+        calls.reset()
+        planned = {name: p.check(made[name].outs or {}, props).inputs for name, props in
+                   (("web", web), ("api", api))}  # fmt: skip
+        assert calls.snapshot().by_route == {listing: 1}
+        assert "HOTFIX" in planned["web"]["planned_data"]
+        assert "HOTFIX" not in planned["api"]["planned_data"]
+        assert p.diff(made["web"].id, made["web"].outs or {}, planned["web"]).changes is False
+
+        set_env_in_confighub(hub, down_space, made["api"].id)  # a write by this process
+        calls.reset()
+        again = p.check(made["api"].outs or {}, api).inputs
+        assert calls.snapshot().by_route == {listing: 1}  # the unit read by slug, not listed
+        assert "HOTFIX" in again["planned_data"]
+    finally:
+        SPACE_UNITS.reset()

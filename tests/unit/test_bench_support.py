@@ -93,3 +93,24 @@ def test_floor_graph_keeps_nodes_parents_and_edges_but_not_stack_or_providers() 
         {"urn": "a", "custom": True, "parent": "comp", "deps": []},
         {"urn": "b", "custom": True, "parent": "comp", "deps": ["a"]},
     ]
+
+
+def test_floor_graph_keeps_stack_references_real_only_in_the_variant() -> None:
+    ref = {
+        "urn": "ref",
+        "type": "pulumi:pulumi:StackReference",
+        "custom": True,
+        "dependencies": [],
+    }
+    state = {"deployment": {"resources": [ref, _res("a", True, deps=["ref"])]}}
+    plain = graph_of(state)
+    assert [n.get("stack_reference") for n in plain] == [None, None]  # all trivial
+    variant = graph_of(state, "organization/floor-dev/dev")
+    assert variant[0] == {
+        "urn": "ref",
+        "custom": True,
+        "parent": None,
+        "deps": [],
+        "stack_reference": "organization/floor-dev/dev",
+    }
+    assert variant[1] == plain[1] == {"urn": "a", "custom": True, "parent": None, "deps": ["ref"]}

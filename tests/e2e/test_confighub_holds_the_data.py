@@ -29,17 +29,10 @@ import pytest
 import yaml
 
 from components.confighub.calls import CallCounts
-from tests.e2e.driver import PulumiError, Stacks, base_env, make_project
-from tests.e2e.test_three_environments import (
-    apps,
-    hub,
-    spaces_with_prefix,
-    wait_namespaces_gone,
-)
+from tests.e2e.run import start
 from tests.support.server import ServerProcess
 
 pytestmark = [pytest.mark.engine, pytest.mark.cluster, pytest.mark.slow]
-__all__ = ["hub"]  # the module-scoped server fixture, shared with the three-environment flow
 
 ENVS = ("dev", "staging", "prod")
 SVC = "trade-service"
@@ -137,52 +130,40 @@ def add_env_var_in_code(project: Path) -> None:
 def test_confighub_holds_the_data(
     toolchain: Any, kube_cluster: Any, hub: ServerProcess, pulumi_backend: str, tmp_path: Path
 ) -> None:
-    run_id = secrets.token_hex(3)
-    prefix = f"own{run_id}"
-    namespaces = {env: f"{prefix}-{env}" for env in ENVS}
-    project = make_project(tmp_path, copied=("components", "__main__.py"))
-    env = base_env(toolchain.env, pulumi_backend, hub.url, hub.token, str(kube_cluster.kubeconfig))
-    stacks = Stacks(project, env, tmp_path / "calls.jsonl")
+    run = start(
+        "own", ENVS, toolchain, kube_cluster, hub, pulumi_backend, tmp_path,
+        copied=("components", "__main__.py"),
+    )  # fmt: skip
+    prefix, namespaces, project, stacks = run.prefix, run.namespaces, run.project, run.stacks
     ops = Hub(hub)
-    appsv1, core, api = apps(kube_cluster.kubeconfig)
-    common = {
-        "confighub:url": hub.url,
-        "traderx:kubeconfig": str(kube_cluster.kubeconfig),
-        "traderx:kubeContext": kube_cluster.context,
-        "traderx:applyTimeoutSeconds": 240,
-    }
+    appsv1 = run.appsv1
     staging_own = {"replicas": 2, "resources": {"cpuRequest": "150m", "memoryLimit": "768Mi"}}
-    created: list[str] = []
     try:
-        stacks.init(
+        run.init(
             "dev",
-            {**common, "traderx:prefix": prefix, "traderx:namespace": namespaces["dev"]},
+            {"traderx:prefix": prefix, "traderx:namespace": namespaces["dev"]},
             {"confighub:token": hub.token},
         )
-        created.append("dev")
         stacks.up("dev")
-        stacks.init(
+        run.init(
             "staging",
             {
-                **common,
                 "traderx:namespace": namespaces["staging"],
                 "traderx:services": {SVC: staging_own},
             },
             {"confighub:token": hub.token},
         )
-        created.append("staging")
         stacks.up("staging")
         pins = {
             s: r
             for s, r in stacks.outputs("staging")["unitRevisions"].items()
             if s not in ("namespace", "ingress")
         }
-        stacks.init(
+        run.init(
             "prod",
-            {**common, "traderx:namespace": namespaces["prod"], "traderx:promote": pins},
+            {"traderx:namespace": namespaces["prod"], "traderx:promote": pins},
             {"confighub:token": hub.token, "traderx:databasePassword": secrets.token_hex(8)},
         )
-        created.append("prod")
         stacks.up("prod")
         outs = {e: stacks.outputs(e) for e in ENVS}
         space = {e: outs[e]["envSpaceId"] for e in ENVS}
@@ -295,17 +276,7 @@ def test_confighub_holds_the_data(
         assert CODE_ENV not in env_names(staging_doc)
         assert staging_doc["metadata"]["namespace"] == namespaces["staging"]
     finally:
-        errors = []
-        for e in reversed(created):
-            try:
-                if e == "prod":
-                    stacks.unprotect(e)
-                stacks.destroy(e)
-            except PulumiError as exc:
-                errors.append(str(exc))
-        left_spaces = spaces_with_prefix(hub, prefix)
-        left_ns = wait_namespaces_gone(core, list(namespaces.values()))
-        api.close()
+        errors, left_spaces, left_ns = run.teardown()
         print("e2e timings (s):", json.dumps({k: round(v, 1) for k, v in stacks.timings.items()}))
     assert errors == [], errors[0][:3000] if errors else ""
     assert left_spaces == []

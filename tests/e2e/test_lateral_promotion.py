@@ -22,18 +22,11 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.driver import PulumiError, Stacks, base_env, make_project
+from tests.e2e.run import start
 from tests.e2e.test_releases_rollback import tagged_hash, traderx, units_of
-from tests.e2e.test_three_environments import (
-    apps,
-    hub,
-    spaces_with_prefix,
-    wait_namespaces_gone,
-)
 from tests.support.server import ServerProcess
 
 pytestmark = [pytest.mark.engine, pytest.mark.cluster, pytest.mark.slow]
-__all__ = ["hub"]
 
 ENVS = ("dev", "prod", "prod-eu")
 MOVED = "trade-service"
@@ -56,29 +49,18 @@ def images(appsv1: Any, namespace: str) -> dict[str, str]:
 def test_lateral_promotion_and_rollback_leave_prod_untouched(
     toolchain: Any, kube_cluster: Any, hub: ServerProcess, pulumi_backend: str, tmp_path: Path
 ) -> None:
-    prefix = f"lat{secrets.token_hex(3)}"
-    namespaces = {e: f"{prefix}-{e}" for e in ENVS}
-    project = make_project(tmp_path)
-    env = base_env(toolchain.env, pulumi_backend, hub.url, hub.token, str(kube_cluster.kubeconfig))
-    stacks = Stacks(project, env, tmp_path / "calls.jsonl")
-    appsv1, core, api = apps(kube_cluster.kubeconfig)
-    common = {
-        "confighub:url": hub.url,
-        "traderx:kubeconfig": str(kube_cluster.kubeconfig),
-        "traderx:kubeContext": kube_cluster.context,
-        "traderx:applyTimeoutSeconds": 240,
-    }
-    prod_like = {**common, "traderx:protect": False}
-    created: list[str] = []
+    run = start("lat", ENVS, toolchain, kube_cluster, hub, pulumi_backend, tmp_path)
+    prefix, namespaces, project, stacks = run.prefix, run.namespaces, run.project, run.stacks
+    env, appsv1 = run.env, run.appsv1
+    prod_like = {"traderx:protect": False}
     cli = ("--prefix", prefix, "--project-dir", str(project))
     try:
-        stacks.init(
-            "dev", {**common, "traderx:prefix": prefix, "traderx:namespace": namespaces["dev"]},
+        run.init(
+            "dev", {"traderx:prefix": prefix, "traderx:namespace": namespaces["dev"]},
             {"confighub:token": hub.token},
         )  # fmt: skip
-        created.append("dev")
         stacks.up("dev")
-        stacks.init(
+        run.init(
             "prod",
             {
                 **prod_like,
@@ -89,14 +71,13 @@ def test_lateral_promotion_and_rollback_leave_prod_untouched(
             },
             {"confighub:token": hub.token, "traderx:databasePassword": secrets.token_hex(8)},
         )
-        created.append("prod")
         stacks.up("prod")
         prod = stacks.outputs("prod")
         assert prod["release"] == "R1"
         prod_space = prod["envSpaceId"]
 
         # --- lateral promotion prod → prod-eu: its own space, worker, target, namespace -------
-        stacks.init(
+        run.init(
             "prod-eu",
             {
                 **prod_like,
@@ -106,7 +87,6 @@ def test_lateral_promotion_and_rollback_leave_prod_untouched(
             },
             {"confighub:token": hub.token, "traderx:databasePassword": secrets.token_hex(8)},
         )
-        created.append("prod-eu")
         stacks.up("prod-eu")
         eu = stacks.outputs("prod-eu")
         first = eu["release"]
@@ -181,15 +161,7 @@ def test_lateral_promotion_and_rollback_leave_prod_untouched(
         assert code == 0 and listed["releases"] == prod_releases, log
         stacks.run("preview", "--expect-no-changes", stack="prod")
     finally:
-        errors = []
-        for e in reversed(created):
-            try:
-                stacks.destroy(e)
-            except PulumiError as exc:
-                errors.append(str(exc))
-        left_spaces = spaces_with_prefix(hub, prefix)
-        left_ns = wait_namespaces_gone(core, list(namespaces.values()))
-        api.close()
+        errors, left_spaces, left_ns = run.teardown(unprotect=False)  # declared unprotected
         print("e2e timings (s):", {k: round(v, 1) for k, v in stacks.timings.items()})
     assert errors == [], errors[0][:3000] if errors else ""
     assert left_spaces == [] and left_ns == []

@@ -26,17 +26,11 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.driver import ROOT, PulumiError, Stacks, base_env, make_project
-from tests.e2e.test_three_environments import (
-    apps,
-    hub,
-    spaces_with_prefix,
-    wait_namespaces_gone,
-)
+from tests.e2e.driver import ROOT
+from tests.e2e.run import start
 from tests.support.server import ServerProcess
 
 pytestmark = [pytest.mark.engine, pytest.mark.cluster, pytest.mark.slow]
-__all__ = ["hub"]
 
 ENVS = ("dev", "staging", "prod")
 MOVED = ("trade-service", "reference-data")
@@ -87,46 +81,31 @@ def tagged_hash(server: ServerProcess, space_id: str, unit_id: str, tag_id: str)
 def test_releases_and_rollback(
     toolchain: Any, kube_cluster: Any, hub: ServerProcess, pulumi_backend: str, tmp_path: Path
 ) -> None:
-    prefix = f"rel{secrets.token_hex(3)}"
-    namespaces = {e: f"{prefix}-{e}" for e in ENVS}
-    project = make_project(tmp_path)
-    env = base_env(toolchain.env, pulumi_backend, hub.url, hub.token, str(kube_cluster.kubeconfig))
-    stacks = Stacks(project, env, tmp_path / "calls.jsonl")
-    appsv1, core, api = apps(kube_cluster.kubeconfig)
-    common = {
-        "confighub:url": hub.url,
-        "traderx:kubeconfig": str(kube_cluster.kubeconfig),
-        "traderx:kubeContext": kube_cluster.context,
-        "traderx:applyTimeoutSeconds": 240,
-    }
-    created: list[str] = []
+    run = start("rel", ENVS, toolchain, kube_cluster, hub, pulumi_backend, tmp_path)
+    prefix, namespaces, project, stacks = run.prefix, run.namespaces, run.project, run.stacks
+    env, appsv1 = run.env, run.appsv1
     cli = ("--prefix", prefix, "--project-dir", str(project))
     one_unit = ("--prefix", prefix)  # a unit rollback does not touch the stack
     try:
-        stacks.init(
-            "dev", {**common, "traderx:prefix": prefix, "traderx:namespace": namespaces["dev"]},
+        run.init(
+            "dev", {"traderx:prefix": prefix, "traderx:namespace": namespaces["dev"]},
             {"confighub:token": hub.token},
         )  # fmt: skip
-        created.append("dev")
         stacks.up("dev")
-        stacks.init(
-            "staging", {**common, "traderx:namespace": namespaces["staging"]},
-            {"confighub:token": hub.token},
-        )  # fmt: skip
-        created.append("staging")
+        run.init(
+            "staging", {"traderx:namespace": namespaces["staging"]}, {"confighub:token": hub.token}
+        )
         stacks.up("staging")
         r1_pins = stacks.outputs("staging")["unitRevisions"]
-        stacks.init(
+        run.init(
             "prod",
             {
-                **common,
                 "traderx:namespace": namespaces["prod"],
                 "traderx:promote": r1_pins,
                 "traderx:release": {"name": "R1", "description": "first prod release"},
             },
             {"confighub:token": hub.token, "traderx:databasePassword": secrets.token_hex(8)},
         )
-        created.append("prod")
         stacks.up("prod")
         assert stacks.outputs("prod")["release"] == "R1"
         prod_space = stacks.outputs("prod")["envSpaceId"]
@@ -242,17 +221,7 @@ def test_releases_and_rollback(
         assert any(e.get("pulumiUpdate") for e in events if e["event"] == "revision")
         print("rollback report:", json.dumps(report["seconds"]), "unit:", one["seconds"])
     finally:
-        errors = []
-        for e in reversed(created):
-            try:
-                if e == "prod":
-                    stacks.unprotect(e)
-                stacks.destroy(e)
-            except PulumiError as exc:
-                errors.append(str(exc))
-        left_spaces = spaces_with_prefix(hub, prefix)
-        left_ns = wait_namespaces_gone(core, list(namespaces.values()))
-        api.close()
+        errors, left_spaces, left_ns = run.teardown()
         print("e2e timings (s):", {k: round(v, 1) for k, v in stacks.timings.items()})
     assert errors == [], errors[0][:3000] if errors else ""
     assert left_spaces == [] and left_ns == []

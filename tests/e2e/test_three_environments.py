@@ -11,41 +11,21 @@ documented way first) leaves ConfigHub and the cluster without TraderX objects.
 from __future__ import annotations
 
 import secrets
-import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from kubernetes import client as kclient
-from kubernetes import config as kconfig
 
 from components.model.catalog import SERVICE_NAMES, START_ORDER
 from tests.e2e.driver import PROD_POLICY_CONFIG, PulumiError, Stacks, base_env, make_project
+from tests.e2e.run import kube_apis, spaces_with_prefix, start, wait_namespaces_gone
 from tests.support.server import ServerProcess
 
 pytestmark = [pytest.mark.engine, pytest.mark.cluster, pytest.mark.slow]
 ENVS = ("dev", "staging", "prod")
 #: Plainly fake but well-formed image digests (sha256: + 64 hex) for the gate check; never applied.
 FAKE_DIGESTS = {svc: "sha256:" + "0" * 60 + f"{i:04d}" for i, svc in enumerate(SERVICE_NAMES)}
-
-
-@pytest.fixture(scope="module")
-def hub(kube_cluster: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    """The local server with --kubeconfig: it runs the bridge worker for our BridgeWorkers."""
-    server = ServerProcess(
-        tmp_path_factory.mktemp("hub"), extra_args=["--kubeconfig", str(kube_cluster.kubeconfig)]
-    )
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-def apps(kubeconfig: Path) -> tuple[kclient.AppsV1Api, kclient.CoreV1Api, kclient.ApiClient]:
-    api = kconfig.new_client_from_config(config_file=str(kubeconfig))
-    return kclient.AppsV1Api(api), kclient.CoreV1Api(api), api
 
 
 def deployments(appsv1: kclient.AppsV1Api, namespace: str) -> dict[str, Any]:
@@ -67,71 +47,32 @@ def image_of(appsv1: kclient.AppsV1Api, namespace: str, name: str) -> str:
     return image
 
 
-def spaces_with_prefix(hub: ServerProcess, prefix: str) -> list[str]:
-    with hub.client() as c:
-        resp = c.get("/space", params={"where": f"Slug LIKE '{prefix}-%'"})
-        resp.raise_for_status()
-        items = resp.json()
-    return sorted((i.get("Space") or i)["Slug"] for i in items)
-
-
-def wait_namespaces_gone(
-    core: kclient.CoreV1Api, names: list[str], timeout: float = 120
-) -> list[str]:
-    deadline = time.monotonic() + timeout
-    left = names
-    while time.monotonic() < deadline:
-        items: list[Any] = core.list_namespace().items
-        existing = {n.metadata.name for n in items}
-        left = [n for n in names if n in existing]
-        if not left:
-            return []
-        time.sleep(2)
-    return left
-
-
 def test_three_environments_end_to_end(
     toolchain: Any, kube_cluster: Any, hub: ServerProcess, pulumi_backend: str, tmp_path: Path
 ) -> None:
-    run_id = secrets.token_hex(3)
-    prefix = f"e2e{run_id}"
-    namespaces = {env: f"{prefix}-{env}" for env in ENVS}
-    project = make_project(tmp_path)
-    env = base_env(toolchain.env, pulumi_backend, hub.url, hub.token, str(kube_cluster.kubeconfig))
-    stacks = Stacks(project, env, tmp_path / "calls.jsonl")
-    appsv1, core, api = apps(kube_cluster.kubeconfig)
-    common = {
-        "confighub:url": hub.url,
-        "traderx:kubeconfig": str(kube_cluster.kubeconfig),
-        "traderx:kubeContext": kube_cluster.context,
-        "traderx:applyTimeoutSeconds": 240,
-    }
-    created: list[str] = []
+    run = start("e2e", ENVS, toolchain, kube_cluster, hub, pulumi_backend, tmp_path)
+    prefix, namespaces, stacks = run.prefix, run.namespaces, run.stacks
+    appsv1, core = run.appsv1, run.core
     try:
         # --- up dev, staging, prod from empty -------------------------------------------
-        stacks.init(
+        run.init(
             "dev",
-            {**common, "traderx:prefix": prefix, "traderx:namespace": namespaces["dev"]},
+            {"traderx:prefix": prefix, "traderx:namespace": namespaces["dev"]},
             {"confighub:token": hub.token},
         )
-        created.append("dev")
         stacks.up("dev")
-        stacks.init(
-            "staging",
-            {**common, "traderx:namespace": namespaces["staging"]},
-            {"confighub:token": hub.token},
+        run.init(
+            "staging", {"traderx:namespace": namespaces["staging"]}, {"confighub:token": hub.token}
         )
-        created.append("staging")
         stacks.up("staging")
         staging_out = stacks.outputs("staging")
         pins = {svc: staging_out["unitRevisions"][svc] for svc in SERVICE_NAMES}
         db_password = secrets.token_hex(12)
-        stacks.init(
+        run.init(
             "prod",
-            {**common, "traderx:namespace": namespaces["prod"], "traderx:promote": pins},
+            {"traderx:namespace": namespaces["prod"], "traderx:promote": pins},
             {"confighub:token": hub.token, "traderx:databasePassword": db_password},
         )
-        created.append("prod")
         stacks.up("prod")
 
         outs = {e: stacks.outputs(e) for e in ENVS}
@@ -227,7 +168,7 @@ def test_three_environments_end_to_end(
         # prod is protected: an operator first declares traderx:protect=false and runs `up`
         errors = []
         unprotected_by, unprotect_writes = "", -1
-        for e in reversed(created):
+        for e in reversed(run.created):
             try:
                 if e == "prod":
                     mark = stacks.call_mark()
@@ -241,7 +182,7 @@ def test_three_environments_end_to_end(
                 errors.append(str(exc))
         left_spaces = spaces_with_prefix(hub, prefix)
         left_ns = wait_namespaces_gone(core, list(namespaces.values()))
-        api.close()
+        run.api.close()
         print("e2e timings (s):", {k: round(v, 1) for k, v in stacks.timings.items()})
     assert errors == [], errors[0][:3000] if errors else ""
     assert left_spaces == []
@@ -290,7 +231,7 @@ def test_unavailable_workload_stops_the_ordered_deploy(
     namespace = f"{prefix}-dev"
     env = base_env(toolchain.env, pulumi_backend, hub.url, hub.token, str(kube_cluster.kubeconfig))
     stacks = Stacks(make_project(tmp_path), env, tmp_path / "calls.jsonl")
-    appsv1, core, api = apps(kube_cluster.kubeconfig)
+    appsv1, core, api = kube_apis(kube_cluster.kubeconfig)
     huge = {"memoryRequest": "64Ti", "memoryLimit": "64Ti"}
     stacks.init(
         "dev",

@@ -177,12 +177,14 @@ def backup(flow: Flow, dest: Path) -> dict[str, Any]:
     return result
 
 
-def wipe(flow: Flow) -> None:
-    """Lose the server's database, and the workloads in the cluster."""
+def wipe(flow: Flow, *, cluster: bool = True) -> None:
+    """Lose the server's database and (`cluster`) the workloads and database volumes."""
     flow.hub.kill()
     for suffix in ("", "-wal", "-shm"):
         Path(str(flow.hub.db_path) + suffix).unlink(missing_ok=True)
     flow.hub.start()
+    if not cluster:
+        return
     for volume in flow.volumes.values():  # the volumes are lost too: a fresh, empty database
         shutil.rmtree(volume)
         volume.mkdir()
@@ -197,19 +199,30 @@ def wipe(flow: Flow) -> None:
         time.sleep(0.5)
 
 
-def rebuild(flow: Flow, backup_dir: Path, *envs: str) -> dict[str, Any]:
+def rebuild(flow: Flow, backup_dir: Path, *envs: str, database: bool = True) -> dict[str, Any]:
     """`traderx dr rebuild <env>...`: restore the environments' spaces, redeploy their stacks
     (several: adopt in order, then deploy side by side), restore their databases."""
     started = time.monotonic()
     result = flow.traderx(
         "dr", "rebuild", *envs, "--backup", str(backup_dir), "--project-dir",
         str(flow.stacks.project), "--kubeconfig", str(flow.kubeconfig), "--context", flow.context,
+        *(() if database else ("--no-database",)),
     )  # fmt: skip
-    flow.timings[f"rebuild_{'+'.join(envs)}_s"] = round(time.monotonic() - started, 1)
+    label = "+".join(envs)
+    flow.timings[f"rebuild_{label}_s"] = round(time.monotonic() - started, 1)
     for key, seconds in result["seconds"].items():
         if key.startswith(("database_", "adopt_", "up_")):  # the database: streamed through exec
-            flow.timings[f"{key}_s"] = seconds
+            flow.timings[f"{label}:{key}_s"] = seconds
     return result
+
+
+def pod_uids(flow: Flow, env: str) -> set[str]:
+    """The environment's TraderX pods (their UIDs: a restarted pod gets a new one)."""
+    core = kclient.CoreV1Api(kconfig.new_client_from_config(config_file=str(flow.kubeconfig)))
+    pods = core.list_namespaced_pod(
+        flow.namespace(env), label_selector="app.kubernetes.io/part-of=traderx"
+    )
+    return {str(p.metadata.uid) for p in pods.items}  # type: ignore[union-attr]
 
 
 def unavailable(flow: Flow, env: str) -> list[str]:

@@ -41,6 +41,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from tests.support.procs import child_pids  # noqa: E402
 from tests.support.server import ServerProcess  # noqa: E402
 from tests.support.toolchain import load_cluster, load_toolchain  # noqa: E402
 
@@ -77,11 +78,7 @@ class TreeMemory:
         while todo:
             pid = todo.pop()
             pids.append(pid)
-            for task in Path(f"/proc/{pid}/task").glob("*/children"):
-                try:
-                    todo.extend(int(c) for c in task.read_text().split())
-                except OSError:
-                    continue
+            todo.extend(child_pids(pid))
         return pids
 
     @staticmethod

@@ -277,10 +277,6 @@ ProjectDirOpt = Annotated[
 TimeoutOpt = Annotated[float, typer.Option(help="per-unit apply + availability wait, seconds")]
 
 
-def _env(env: str) -> str:
-    return dr.check_env(env)
-
-
 @dr_app.command("apply-all")
 @command
 def dr_apply_all(
@@ -296,7 +292,7 @@ def dr_apply_all(
 ) -> None:
     """Apply every unit of the environment in start order, tier by tier, each gated on its
     workloads being available (the design's bin/apply-all)."""
-    space = f"{hub.project_name(prefix, project)}-{_env(env)}"
+    space = f"{hub.project_name(prefix, project)}-{dr.check_env(env)}"
     client = hub.connect(url, token)
     with out.progress(f"apply {env}") as step:
         report = deploy.apply_all(client, space, step, timeout=timeout)
@@ -371,7 +367,7 @@ def dr_restore_database(
 ) -> None:
     """Restore the environment's database data directory from a backup (`tar -xf` through
     exec), then restart the database pod so H2 opens the restored files."""
-    _env(env)
+    dr.check_env(env)
     loaded = restoring.load(backup)
     space = f"{loaded.manifest.project}-{env}"
     result = dr.restore_database(loaded, space, kubeconfig, context, url, token, out)
@@ -400,7 +396,7 @@ def dr_switch_cluster(
 ) -> None:
     """Move an environment to another cluster: set traderx:kubeconfig/kubeContext in the stack,
     `pulumi up` (platform objects and the Target follow), then apply every unit there."""
-    _env(env)
+    dr.check_env(env)
     stacks.check_kubeconfig(kubeconfig, context)
     name = hub.project_name(prefix, project)
     client = hub.connect(url, token) if apply else None
@@ -466,7 +462,7 @@ def _drift_round(
             f"drift rule file refused: {exc}",
             "fix the file (fields: docs/operations.md#drift)",
         ) from exc
-    space = f"{hub.project_name(prefix, project)}-{_env(env)}"
+    space = f"{hub.project_name(prefix, project)}-{dr.check_env(env)}"
     client = hub.connect(url, token)
     cluster = drift_detect.Cluster(kubeconfig, context)
     started = time.monotonic()
@@ -551,7 +547,7 @@ def drift_check(
     if stack:
         report["pulumi"] = stacks.refresh_drift(stacks.select(stack, project_dir))
     if record:
-        space = f"{hub.project_name(prefix, project)}-{_env(env)}"
+        space = f"{hub.project_name(prefix, project)}-{dr.check_env(env)}"
         _record(hub.connect(url, token), space, report)
     out.result(report, _drift_table(report))
     if stack and not out.as_json and report["pulumi"]:

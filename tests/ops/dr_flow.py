@@ -1,11 +1,13 @@
 """The disaster-recovery flow on the real engine, a local server and the local cluster, shared by
-the e2e test (tests/ops/test_dr_e2e.py) and the benchmark (benchmarks/restore_bench.py).
+the e2e test (tests/ops/test_cluster_e2e.py) and the benchmark (benchmarks/restore_bench.py).
 
 Deploy dev, staging and prod from empty with the e2e driver; back up with `traderx backup
 create`; wipe the server's database (SIGKILL, delete the SQLite files, start again on the same
 port and token, as after a lost disk); delete the TraderX Deployments from the cluster, so what
-runs afterwards can only come from the redeploy; then restore and redeploy each environment with
-`traderx dr rebuild <env>` (restore its spaces, `pulumi up --refresh` through the Automation API).
+runs afterwards can only come from the redeploy; then restore and redeploy with `traderx dr
+rebuild <env>...` (restore the spaces, `pulumi up --refresh` through the Automation API; several
+environments are adopted in order, then deployed side by side). `wipe(cluster=False)` loses only
+the server's database, the case where the redeploy must restart nothing.
 """
 
 from __future__ import annotations

@@ -26,6 +26,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.support.procs import child_pids
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -121,13 +123,7 @@ class ServerProcess:
         """PIDs of the server's child processes (its supervised cub-workers)."""
         if self.proc is None or self.proc.poll() is not None:
             return []
-        pids: list[int] = []
-        for task in Path(f"/proc/{self.proc.pid}/task").glob("*/children"):
-            try:
-                pids.extend(int(p) for p in task.read_text().split())
-            except OSError:
-                continue
-        return pids
+        return child_pids(self.proc.pid)
 
     def kill(self) -> None:
         """SIGKILL: no shutdown hooks, no flush; what was acknowledged must survive."""

@@ -175,7 +175,8 @@ def restore(
 ) -> None:
     """Restore a backup into ConfigHub with new IDs (history, tags, change sets re-created).
     Then redeploy the normal way: `pulumi up --refresh -s <stack>` (or `traderx dr rebuild`)."""
-    report = dr.run_restore(path, space, force, url, token, out)
+    # a bad backup is refused before connecting, let alone writing
+    report = dr.run_restore(restoring.load(path), space, force, url, token, out)
     for warning in report["warnings"]:
         out.info(f"[yellow]warning:[/] {warning}")
     out.result(report, _restore_table(report))

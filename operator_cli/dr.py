@@ -57,15 +57,16 @@ def in_order(envs: list[str]) -> list[str]:
 
 
 def run_restore(
-    path: Path,
+    loaded: restoring.Loaded,
     spaces: list[str] | None,
     force: bool,
     url: str | None,
     token: str | None,
     out: Output,
 ) -> dict[str, Any]:
-    """Restore the backup's (selected) spaces; refused while the server holds any of them."""
-    loaded = restoring.load(path)  # refuses a bad backup before connecting, let alone writing
+    """Restore the backup's (selected) spaces; refused while the server holds any of them.
+    `loaded` comes from `restoring.load`, which refuses a bad backup before anything connects."""
+    path = loaded.root
     selected = restoring.select_spaces(loaded, spaces)
     client = hub.connect(url, token)
     restorer = restoring.Restorer(client, loaded, selected, step=Step(), force=force)
@@ -183,7 +184,7 @@ class Rebuild:
     def _run(self) -> dict[str, Any]:
         spaces = [f"{self.project}-{kind}" for env in self.envs for kind in ENV_SPACES[env]]
         restored = self._timed(
-            "restore", run_restore, self.backup, spaces, self.force, *self.conn, self.out
+            "restore", run_restore, self.loaded, spaces, self.force, *self.conn, self.out
         )
         result: dict[str, Any] = {"environments": self.envs, "restore": restored}
         if len(self.envs) == 1:

@@ -48,6 +48,26 @@ def alive(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
+def runs_from(pid: int, directory: Path) -> bool:
+    """The process runs one of the cluster's binaries or files (its command line names the
+    cluster's directory). This machine's PIDs wrap at 32768, so a recorded PID may already
+    belong to another process seconds after the component exited."""
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return f"{directory}/" in cmdline
+
+
+def processes_of(directory: Path) -> list[int]:
+    """Every running process whose command line names the cluster's directory."""
+    return [
+        int(proc.name)
+        for proc in Path("/proc").glob("[0-9]*")
+        if alive(int(proc.name)) and runs_from(int(proc.name), directory)
+    ]
+
+
 def apiserver_port(kubeconfig: Path) -> int:
     server = yaml.safe_load(kubeconfig.read_text())["clusters"][0]["cluster"]["server"]
     return int(server.rsplit(":", 1)[1])
@@ -91,6 +111,7 @@ def test_up_twice_crash_recovery_and_clean_down(toolchain: Toolchain) -> None:
         down = cluster_sh(env, "down")
     assert down.returncode == 0, down.stderr
     assert pids, "the cluster recorded no component pids"
-    assert [n for n, pid in pids.items() if alive(pid)] == []
+    assert [n for n, pid in pids.items() if alive(pid) and runs_from(pid, cluster_dir)] == []
+    assert processes_of(cluster_dir) == [], "a process of the cluster outlived `down`"
     assert port is not None and not listening(port)
     assert not cluster_dir.exists()

@@ -220,10 +220,15 @@ class Run:
         """Floors from empty; then paired no-op runs (floor, floor with the StackReference,
         program) per stack (engine_floor.py says what each floor contains)."""
         states = {e: json.loads(stacks.run("stack", "export", stack=e)) for e in ENVS}
-        floors = {e: floor_stacks(self.work, self.pulumi_env, e, states[e]) for e in ENVS}
+        salt = (stacks.project,)  # every floor stack shares the program's passphrase salt
+        floors = {
+            e: floor_stacks(self.work, self.pulumi_env, e, states[e], salt_from=salt) for e in ENVS
+        }
         # staging and prod: the variant whose StackReference reads the upstream's floor stack
         ref_floors = {
-            e: floor_stacks(self.work, self.pulumi_env, e, states[e], upstream=UPSTREAM[e])
+            e: floor_stacks(
+                self.work, self.pulumi_env, e, states[e], upstream=UPSTREAM[e], salt_from=salt
+            )
             for e in ENVS
             if e in UPSTREAM
         }

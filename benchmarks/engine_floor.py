@@ -10,7 +10,8 @@ Two floors, both with the stack's own nodes, parents and dependencies:
   each StackReference stays a real StackReference, to the floor stack of the upstream
   environment (`organization/floor-<env>/<env>`, whose checkpoint is about as large as the
   real upstream's). Reading another stack is the engine's work (it reads the upstream's
-  checkpoint and derives its passphrase key), so this floor includes it.
+  checkpoint and decrypts it), so this floor includes it. Every floor stack shares the
+  program's passphrase salt, as the program's stacks do (one key derivation per `up`).
 
 What the real program costs beyond these floors is its own overhead: rendering, the providers'
 API calls and waits, pulumi-kubernetes (its plugin start), start-up imports.
@@ -83,13 +84,16 @@ def floor_stacks(
     state: dict[str, Any],
     *,
     upstream: str | None = None,
+    salt_from: tuple[Path, ...] = (),
 ) -> Stacks:
     """The floor of stack `name` (project `floor-<name>`, stack `<name>`). With `upstream` (an
     environment), the variant whose StackReferences read that environment's floor stack
-    (project `floor-ref-<name>`)."""
+    (project `floor-ref-<name>`). `salt_from`: the program's project, whose passphrase salt
+    every floor stack shares, as the program's stacks share it among themselves
+    (operator_cli.stacks.init_stack), so a StackReference costs both one key derivation."""
     reference = floor_stack_name(upstream) if upstream else None
     project_name = f"ref-{name}" if upstream else name
     project = floor_project(workdir, project_name, graph_of(state, reference))
     stacks = Stacks(project, env, workdir / f"floor-{project_name}.calls.jsonl")
-    stacks.run("stack", "init", name)
+    stacks.init(name, {}, {}, salt_from=salt_from)
     return stacks

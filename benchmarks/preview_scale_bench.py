@@ -41,6 +41,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from operator_cli.stacks import init_stack  # noqa: E402
 from tests.support.procs import child_pids  # noqa: E402
 from tests.support.server import ServerProcess  # noqa: E402
 from tests.support.toolchain import load_cluster, load_toolchain  # noqa: E402
@@ -131,7 +132,7 @@ def pulumi(env: dict[str, str], cwd: Path, *args: str) -> str:
 
 def preview(env: dict[str, str], cwd: Path, regions: int) -> dict[str, Any]:
     stack = f"scale-{regions}"
-    pulumi(env, cwd, "stack", "init", stack)
+    init_stack(cwd, stack, env)  # as the project creates stacks (one at a time here)
     pulumi(env, cwd, "config", "set", "--stack", stack, "scale:regions", str(regions))
     cmd = ["pulumi", "preview", "--json", "--non-interactive", "--stack", stack]
     started = time.monotonic()

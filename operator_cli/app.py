@@ -277,6 +277,33 @@ ProjectDirOpt = Annotated[
 ]
 TimeoutOpt = Annotated[float, typer.Option(help="per-unit apply + availability wait, seconds")]
 
+# ---------------------------------------------------------------------------------- stacks
+
+stacks_app = typer.Typer(no_args_is_help=True, help="The project's Pulumi stacks.")
+app.add_typer(stacks_app, name="stacks")
+
+
+@stacks_app.command("init")
+@command
+def stacks_init(
+    envs: Annotated[
+        list[str], typer.Argument(metavar="ENV...", help="stacks to create or select: dev ...")
+    ],
+    project_dir: ProjectDirOpt = Path("."),
+    as_json: JsonOpt = False,
+    *,
+    out: Output,
+) -> None:
+    """Create each stack that does not exist yet, sharing the project's passphrase salt (one
+    key derivation per `up`, StackReference included); select the ones that exist. Uses the
+    backend and passphrase of the environment (source toolchain/env.sh)."""
+    done = [stacks.init_stack(project_dir, env) for env in envs]
+    rows = [[d.stack, "created" if d.created else "selected", d.salt_from] for d in done]
+    out.result(
+        [d.model_dump(by_alias=True) for d in done],
+        table("stacks", ["stack", "action", "salt shared with"], rows),
+    )
+
 
 @dr_app.command("apply-all")
 @command

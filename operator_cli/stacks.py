@@ -3,26 +3,33 @@
 Actions that are declarative go through the stack (config, then `up`), so Pulumi and ConfigHub
 agree afterwards and the next `up` changes nothing. Uses the `pulumi` CLI on PATH and the
 backend/passphrase from the environment (`source toolchain/env.sh`), like `pulumi` itself.
+
+`init_stack` is the one way this project creates stacks (CLI, demo, e2e driver, benchmarks):
+new stacks share the project's passphrase salt (see its docstring).
 """
 
 from __future__ import annotations
 
+import os
+import re
+import subprocess
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import yaml
 from pulumi import automation as auto
+from pydantic import BaseModel, ConfigDict
+from pydantic.alias_generators import to_camel
 
 from operator_cli.output import CliError, Exit, Step
 
+SALT_KEY = "encryptionsalt"
+NO_STACK = re.compile(r"no stack named.*found")  # what `pulumi stack select` says (as auto does)
+
 
 def select(stack: str, project_dir: Path) -> auto.Stack:
-    if not (project_dir / "Pulumi.yaml").is_file():
-        raise CliError(
-            Exit.NOT_FOUND,
-            f"{project_dir} is not a Pulumi project (no Pulumi.yaml)",
-            "pass --project-dir with the checkout (or demo copy) that holds the stacks",
-        )
+    _check_project(project_dir)
     try:
         return auto.select_stack(stack_name=stack, work_dir=str(project_dir))
     except auto.StackNotFoundError as exc:
@@ -33,6 +40,15 @@ def select(stack: str, project_dir: Path) -> auto.Stack:
         ) from exc
     except auto.CommandError as exc:
         raise CliError(Exit.FAILED, f"selecting stack {stack!r} failed: {_tail(exc)}") from exc
+
+
+def _check_project(project_dir: Path) -> None:
+    if not (project_dir / "Pulumi.yaml").is_file():
+        raise CliError(
+            Exit.NOT_FOUND,
+            f"{project_dir} is not a Pulumi project (no Pulumi.yaml)",
+            "pass --project-dir with the checkout (or demo copy) that holds the stacks",
+        )
 
 
 def _tail(exc: auto.CommandError, lines: int = 15) -> str:
@@ -150,3 +166,185 @@ def refresh_drift(stack: auto.Stack) -> list[dict[str, Any]]:
             f"pulumi refresh --preview-only -s {stack.name}",
         ) from exc
     return list(changed.values())
+
+
+# ------------------------------------------------------------------------- creating stacks
+
+
+class StackInit(BaseModel):
+    """What `init_stack` did: created or selected the stack, and whose salt it took."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
+    stack: str
+    created: bool
+    salt_from: str | None = None  # the stack whose passphrase salt the new stack shares
+    salt_file: str | None = None  # that stack's Pulumi.<stack>.yaml
+
+
+def init_stack(
+    project_dir: Path,
+    stack: str,
+    env: Mapping[str, str] | None = None,
+    *,
+    salt_from: Sequence[Path] = (),
+) -> StackInit:
+    """Select `stack`, or create it (`pulumi stack init`) sharing the project's passphrase salt.
+
+    Why: the passphrase secrets manager derives its key with PBKDF2 (slow on purpose) and
+    caches it by salt; `stack init` gives every stack a random salt, so each StackReference
+    to an upstream stack costs a second derivation (~0.1 s per `up`). Sharing weakens nothing
+    real: with the file backend every stack of a project is read with the one
+    PULUMI_CONFIG_PASSPHRASE anyway (a StackReference must decrypt its upstream).
+
+    Before `stack init`, when the stack's own Pulumi.<stack>.yaml has no `encryptionsalt` and
+    no secrets provider other than passphrase, the salt most of the project's other stack
+    files share (then those of the `salt_from` project directories, in order; the benchmark's
+    floor projects take the program's) is written into it, one inserted line, keeping its
+    comments and settings. The engine checks that the salt decrypts with the current
+    passphrase; if not, the file is restored, nothing is created, and the error says whose
+    salt it was. An existing stack is only selected (its file untouched): idempotent.
+    """
+    _check_project(project_dir)
+    env = dict(os.environ if env is None else env)
+    selected = _pulumi(project_dir, env, "stack", "select", stack)
+    if selected.returncode == 0:
+        return StackInit(stack=stack, created=False)
+    if not NO_STACK.search(selected.stderr):
+        raise CliError(Exit.FAILED, f"selecting stack {stack!r} failed: {_last(selected)}")
+    own = stack_file(project_dir, stack)
+    before = own.read_bytes() if own.is_file() else None
+    source = _shared_salt(own, [project_dir, *salt_from]) if _wants_salt(own) else None
+    if source is not None:
+        own.write_text(with_salt(before.decode() if before else "", source[1]))
+    done = _pulumi(project_dir, env, "stack", "init", stack)
+    if done.returncode == 0:
+        if source is None:
+            return StackInit(stack=stack, created=True)
+        return StackInit(
+            stack=stack, created=True, salt_from=stack_of(source[0]), salt_file=str(source[0])
+        )
+    if source is not None and before is not None:  # leave the file as it was
+        own.write_bytes(before)
+    elif source is not None:
+        own.unlink(missing_ok=True)
+    if source is not None and "incorrect passphrase" in done.stderr:
+        owner = stack_of(source[0])
+        raise CliError(
+            Exit.REFUSED,
+            f"stack {stack!r} was not created: it would share the passphrase salt of stack "
+            f"{owner!r} ({source[0]}), and the current passphrase does not decrypt that salt "
+            f"(stack {owner!r} was created with another passphrase); {own} is unchanged",
+            f"set PULUMI_CONFIG_PASSPHRASE (or PULUMI_CONFIG_PASSPHRASE_FILE) to the passphrase "
+            f"of stack {owner!r} and run again: a project's stacks share one passphrase "
+            f"(a StackReference decrypts its upstream with it); or, to keep a passphrase of "
+            f"its own, create it with its own salt: pulumi stack init {stack}",
+        )
+    raise CliError(Exit.FAILED, f"pulumi stack init {stack} failed: {_last(done)}")
+
+
+def stack_file(project_dir: Path, stack: str) -> Path:
+    """Pulumi.<stack>.yaml (in the project's `stackConfigDir`, if it sets one)."""
+    try:
+        project = yaml.safe_load((project_dir / "Pulumi.yaml").read_text()) or {}
+    except (OSError, yaml.YAMLError):
+        project = {}
+    folder = project.get("stackConfigDir") if isinstance(project, dict) else None
+    return project_dir / str(folder or ".") / f"Pulumi.{stack.rsplit('/', 1)[-1]}.yaml"
+
+
+def stack_of(path: Path) -> str:
+    """The stack a Pulumi.<stack>.yaml belongs to."""
+    return path.name.removeprefix("Pulumi.").removesuffix(".yaml")
+
+
+def with_salt(text: str, salt: str) -> str:
+    """A stack file's text with `encryptionsalt: <salt>` inserted before its first top-level
+    key (where `pulumi stack init` writes it), so comments and layout stay. Text that would
+    not parse back to the same settings plus the salt (flow style, odd layout) is re-dumped
+    instead, losing its comments."""
+    settings = _mapping(text)
+    line = yaml.safe_dump({SALT_KEY: salt}, width=1 << 16)
+    lines = text.splitlines(keepends=True)
+    at = next(
+        (
+            i
+            for i, raw in enumerate(lines)
+            if raw[:1] not in ("", " ", "\t", "#", "\n", "%") and not raw.startswith("---")
+        ),
+        len(lines),
+    )
+    if lines and at == len(lines) and not lines[-1].endswith("\n"):
+        lines[-1] += "\n"
+    inserted = "".join([*lines[:at], line, *lines[at:]])
+    want = {SALT_KEY: salt, **settings}
+    if _mapping(inserted) == want:
+        return inserted
+    return yaml.safe_dump(want, sort_keys=False)
+
+
+def _mapping(text: str) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return {"\0unparsable": text}  # never equal to a good result: re-dump instead
+    return data if isinstance(data, dict) else {}
+
+
+def _passphrase_salt(data: dict[str, Any]) -> str | None:
+    provider = data.get("secretsprovider")
+    salt = data.get(SALT_KEY)
+    if provider not in (None, "", "passphrase") or not isinstance(salt, str) or not salt:
+        return None
+    return salt
+
+
+def _wants_salt(own: Path) -> bool:
+    """The stack file has no salt and no other secrets provider (a missing file has none)."""
+    data = _mapping(own.read_text()) if own.is_file() else {}
+    return not data.get(SALT_KEY) and data.get("secretsprovider") in (None, "", "passphrase")
+
+
+def _shared_salt(own: Path, folders: Sequence[Path]) -> tuple[Path, str] | None:
+    """The salt most stack files of the first folder that has any share (ties: file name)."""
+    for folder in folders:
+        found: dict[str, list[Path]] = {}
+        for path in sorted(stack_file(folder, "-").parent.glob("Pulumi.*.yaml")):
+            salt = None if path.resolve() == own.resolve() else _file_salt(path)
+            if salt:
+                found.setdefault(salt, []).append(path)
+        if found:
+            salt = max(found, key=lambda s: len(found[s]))  # the first of the most shared
+            return found[salt][0], salt
+    return None
+
+
+def _file_salt(path: Path) -> str | None:
+    try:
+        return _passphrase_salt(_mapping(path.read_text()))
+    except OSError:
+        return None
+
+
+def _pulumi(project_dir: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    try:
+        return subprocess.run(
+            ["pulumi", *args, "--non-interactive"],
+            cwd=project_dir,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+    except FileNotFoundError as exc:
+        raise CliError(
+            Exit.FAILED,
+            "no `pulumi` on PATH",
+            "source toolchain/env.sh   # puts the pinned Pulumi CLI on PATH",
+        ) from exc
+
+
+def _last(proc: subprocess.CompletedProcess[str], lines: int = 8) -> str:
+    text = (proc.stderr.strip() or proc.stdout.strip()).splitlines()
+    return "\n".join(text[-lines:])

@@ -100,8 +100,10 @@ if [ "${1:-up}" = down ]; then
   exit 0
 fi
 
+# Create the stacks that do not exist yet, sharing one passphrase salt (one key derivation
+# per `up`, the StackReference included); existing stacks are only selected.
+.venv/bin/traderx stacks init dev staging prod --project-dir "$PROJECT" >/dev/null
 for s in dev staging prod; do
-  p stack select "$s" 2>/dev/null || p stack init "$s" >/dev/null
   point_at_server "$s"
 done
 p stack select dev >/dev/null

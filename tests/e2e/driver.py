@@ -1,7 +1,8 @@
 """Drive the real Pulumi CLI over a throwaway copy of this project (used by e2e and benchmark).
 
-The copy keeps the repository's Pulumi.<stack>.yaml files untouched (`stack init` and
-`config set` write into them); the program itself is symlinked, so what runs is the repo's code.
+The copy keeps the repository's Pulumi.<stack>.yaml files untouched (`stack init`, which
+shares the project's passphrase salt as `traderx stacks init` does, and `config set` write into
+them); the program itself is symlinked, so what runs is the repo's code.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from components.confighub.calls import CALL_LOG_ENV, CallCounts, read_call_log
+from operator_cli.stacks import init_stack
 
 ROOT = Path(__file__).resolve().parents[2]
 PROJECT_FILES = (
@@ -99,8 +101,19 @@ class Stacks:
             )
         return proc.stdout
 
-    def init(self, stack: str, config: dict[str, Any], secrets: dict[str, str]) -> None:
-        self.run("stack", "init", stack)
+    def init(
+        self,
+        stack: str,
+        config: dict[str, Any],
+        secrets: dict[str, str],
+        *,
+        salt_from: tuple[Path, ...] = (),
+    ) -> None:
+        """Create the stack as the project does (operator_cli.stacks.init_stack: it shares the
+        project's passphrase salt, or that of `salt_from`), then set its config and secrets."""
+        started = time.monotonic()
+        init_stack(self.project, stack, self.env, salt_from=salt_from)
+        self.timings[f"init {stack}"] = time.monotonic() - started
         for key, value in config.items():
             self.set(stack, key, value)
         for key, value in secrets.items():

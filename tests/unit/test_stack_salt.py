@@ -84,7 +84,9 @@ def test_the_most_shared_passphrase_salt_of_the_first_folder_that_has_one(tmp_pa
     (project / "Pulumi.a.yaml").write_text(f"encryptionsalt: {OTHER}\n")
     (project / "Pulumi.b.yaml").write_text(f"encryptionsalt: {SALT}\nconfig: {{}}\n")
     (project / "Pulumi.c.yaml").write_text(f"encryptionsalt: {SALT}\n")
-    (project / "Pulumi.kms.yaml").write_text(f"secretsprovider: awskms://k\nencryptionsalt: {SALT}\n")
+    (project / "Pulumi.kms.yaml").write_text(
+        f"secretsprovider: awskms://k\nencryptionsalt: {SALT}\n"
+    )
     assert _shared_salt(own, [project]) == (project / "Pulumi.b.yaml", SALT)
     empty = tmp_path / "empty"
     empty.mkdir()

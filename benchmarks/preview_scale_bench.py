@@ -41,7 +41,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from operator_cli.stacks import init_stack  # noqa: E402
+from operator_cli.stacks import init_stack, pulumi_cli  # noqa: E402
 from tests.support.procs import child_pids  # noqa: E402
 from tests.support.server import ServerProcess  # noqa: E402
 from tests.support.toolchain import load_cluster, load_toolchain  # noqa: E402
@@ -115,15 +115,7 @@ def project(work: Path) -> Path:
 
 
 def pulumi(env: dict[str, str], cwd: Path, *args: str) -> str:
-    proc = subprocess.run(
-        ["pulumi", *args, "--non-interactive"],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=1200,
-        check=False,
-    )
+    proc = pulumi_cli(cwd, env, *args, timeout=1200)
     if proc.returncode != 0:
         tail = f"{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
         raise RuntimeError(f"pulumi {' '.join(args)} failed:\n{tail}")

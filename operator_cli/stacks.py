@@ -207,7 +207,7 @@ def init_stack(
     """
     _check_project(project_dir)
     env = dict(os.environ if env is None else env)
-    selected = _pulumi(project_dir, env, "stack", "select", stack)
+    selected = pulumi_cli(project_dir, env, "stack", "select", stack)
     if selected.returncode == 0:
         return StackInit(stack=stack, created=False)
     if not NO_STACK.search(selected.stderr):
@@ -217,7 +217,7 @@ def init_stack(
     source = _shared_salt(own, [project_dir, *salt_from]) if _wants_salt(own) else None
     if source is not None:
         own.write_text(with_salt(before.decode() if before else "", source[1]))
-    done = _pulumi(project_dir, env, "stack", "init", stack)
+    done = pulumi_cli(project_dir, env, "stack", "init", stack)
     if done.returncode == 0:
         if source is None:
             return StackInit(stack=stack, created=True)
@@ -326,15 +326,18 @@ def _file_salt(path: Path) -> str | None:
         return None
 
 
-def _pulumi(project_dir: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+def pulumi_cli(
+    project_dir: Path, env: Mapping[str, str], *args: str, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
+    """`pulumi ARGS --non-interactive` in the project directory (output captured, not checked)."""
     try:
         return subprocess.run(
             ["pulumi", *args, "--non-interactive"],
             cwd=project_dir,
-            env=env,
+            env=dict(env),
             capture_output=True,
             text=True,
-            timeout=300,
+            timeout=timeout,
             check=False,
         )
     except FileNotFoundError as exc:

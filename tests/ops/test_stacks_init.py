@@ -6,7 +6,6 @@ salt made with another passphrase is refused, naming whose it was, with the file
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -15,7 +14,7 @@ from typer.testing import CliRunner
 
 from operator_cli.app import app
 from operator_cli.output import CliError, Exit
-from operator_cli.stacks import init_stack
+from operator_cli.stacks import init_stack, pulumi_cli
 from tests.support.toolchain import Toolchain
 
 pytestmark = pytest.mark.engine
@@ -42,15 +41,7 @@ def _project(root: Path, name: str = "salty") -> Path:
 
 
 def _pulumi(project: Path, env: dict[str, str], *args: str) -> str:
-    proc = subprocess.run(
-        ["pulumi", *args, "--non-interactive"],
-        cwd=project,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    proc = pulumi_cli(project, env, *args)
     assert proc.returncode == 0, proc.stderr
     return proc.stdout.strip()
 

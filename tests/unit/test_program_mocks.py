@@ -461,3 +461,20 @@ def test_worker_readiness_wait_ends_before_the_apply_timeout(
     apply_timeouts = {int(u.inputs["apply_timeout_seconds"]) for u in applied}
     assert len(apply_timeouts) == 1
     assert 5 <= ready < apply_timeouts.pop()
+
+
+@pytest.mark.parametrize(
+    ("stack", "first"),
+    [
+        ("dev", ["pulumi:providers:kubernetes"]),
+        ("staging", ["pulumi:pulumi:StackReference", "pulumi:providers:kubernetes"]),
+    ],
+)
+def test_the_stack_reference_and_the_kubernetes_provider_register_first(
+    stack: str, first: list[str]
+) -> None:
+    """declare_early's resources reach the engine before the rest (main() sends them before it
+    builds the rest; the engine starts the kubernetes plugin meanwhile, issue #11)."""
+    mocks, _ = completed(stack)
+    assert [r.typ for r in mocks.resources[: len(first)]] == first
+    assert sum(r.typ == "pulumi:providers:kubernetes" for r in mocks.resources) == 1

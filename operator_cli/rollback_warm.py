@@ -86,6 +86,13 @@ def find(
     )
 
 
+def _finished(record: dict[str, Any]) -> bool:
+    """The runner saved its end state, then performed that state's actions (the route back,
+    the new slot to 0), then wrote "finished": only then has traffic moved."""
+    history = record.get("history") or [{}]
+    return bool(history[-1].get("event") == "finished")
+
+
 def switch_back(warm: WarmSlot, num: int, step: Step, *, timeout: float) -> dict[str, Any]:
     """Ask the runner to switch back to the warm slot and wait until its record says it did."""
     old = warm.slot or "stable"
@@ -100,7 +107,7 @@ def switch_back(warm: WarmSlot, num: int, step: Step, *, timeout: float) -> dict
         time.sleep(POLL_SECONDS)
         record = warm.hub.record() or {}
         state = r.Rollout.model_validate(record["state"])
-        if not state.running:
+        if not state.running and _finished(record):
             break
         if time.monotonic() > deadline:
             raise CliError(

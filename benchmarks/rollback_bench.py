@@ -10,7 +10,11 @@ and are promoted to prod as R2. Measured, each through the operator CLI as a use
   surging at once, then the exact restore; until available). Design RTO 30 s; goal under 10 s;
 - whole-prod rollback to the previous release: `traderx rollback env prod --to R1` (restore,
   apply in start order health-gated, then the stack's `pulumi up`). Design RTO 15 min; goal
-  under 2 min.
+  under 2 min;
+- the same unit rollback inside blue-green's warm window: prod's trade-service under
+  `delivery: bluegreen`, a `traderx rollout bluegreen` of a new image `Warm` with the previous
+  version still running, then `rollback unit ... --to -1` (the runner's switch-back; the pod
+  watch lists any pod it started). Goal under 10 s.
 
 Floors (a pod watch, pod created -> Ready): the single-unit rollback cannot finish before its
 slowest new pod is Ready, the whole-prod one before the tier sum of its new pods' readiness;
@@ -103,7 +107,7 @@ def warm_rollback(
         "goal_s": 10,
         "switched_back_s": report.get("switchedBackSeconds"),
         "warm_slot": report.get("warmSlot"),
-        "head_equals_revision": report.get("restoredRevision"),
+        "restored_revision": report.get("restoredRevision"),
         "pods_started_during_rollback": started_pods,
         "rollout_exit": code,
         "blue_green_to_warm_s": round(to_warm, 1),

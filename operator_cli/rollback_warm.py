@@ -37,6 +37,7 @@ class WarmSlot:
     the revision a rollback asks for."""
 
     hub: ProdHub
+    unit_id: str
     slot: str
     serving: str
     record: dict[str, Any]
@@ -60,6 +61,7 @@ def find(
     record = hub.record()
     state = r.Rollout.model_validate(record["state"]) if record else None
     if record is None or state is None or not state.running:
+        _refuse_unserved(hub, env, unit, num)
         return None
     running = f"a {state.strategy} rollout of {r.SERVICE} is running in {env} (phase {state.phase})"
     stale, why = staleness(record)
@@ -72,7 +74,7 @@ def find(
     if state.strategy == "blueGreen" and state.phase == r.Phase.WARM:
         wanted = _routed(client.get_revision(space_id, unit["UnitID"], num).text)
         if wanted == state.target:
-            return WarmSlot(hub, state.target, state.active, record)
+            return WarmSlot(hub, unit["UnitID"], state.target, state.active, record)
         raise CliError(
             Exit.REFUSED,
             f"{running}: revision {num} routes to {wanted or 'the stable Deployment'}, not to "
@@ -86,11 +88,47 @@ def find(
     )
 
 
+def _refuse_unserved(hub: ProdHub, env: str, unit: dict[str, Any], num: int) -> None:
+    """Refuses a restore whose Service would select pods that do not run: a slot at 0 (or
+    removed), or the stable Deployment while it is at 0 because a slot serves. Traffic would
+    reach no ready pod until new ones start."""
+    target = _routed(hub.client.get_revision(hub.space_id, unit["UnitID"], num).text)
+    current = hub.client.get_unit(hub.space_id, unit["UnitID"]).text
+    if target:
+        name = m.slot_name(target)
+        pods = m.serving_count(m.find(hub.docs(name), "Deployment", name)) if hub.unit(name) else 0
+        hint = "traderx rollout bluegreen --image <its image>   # starts it warm, then switches"
+    elif _routed(current):
+        stable = m.find([d for d in documents(current) if d], "Deployment", r.SERVICE)
+        pods, name = m.serving_count(stable), "the stable Deployment"
+        hint = "traderx rollout clean   # scales the stable up before the Service selects it"
+    else:
+        return
+    if pods == 0:
+        raise CliError(
+            Exit.REFUSED,
+            f"revision {num} of {env}/{r.SERVICE} routes traffic to {name}, which runs no pods "
+            "now: no ready pod would serve until new ones start",
+            hint,
+        )
+
+
 def _finished(record: dict[str, Any]) -> bool:
-    """The runner saved its end state, then performed that state's actions (the route back,
-    the new slot to 0), then wrote "finished": only then has traffic moved."""
+    """The runner saved its end state, performed that state's actions (the route back, the
+    new slot to 0) and wrote "finished"."""
     history = record.get("history") or [{}]
     return bool(history[-1].get("event") == "finished")
+
+
+def _moved(warm: WarmSlot, record: dict[str, Any]) -> bool:
+    """Traffic is back: the runner saves `SwitchedBack` before it routes back, so the state
+    alone says too little; the Service revision selecting the warm slot must be live (the
+    worker applied it). The new slot's scale-down after it is the runner's, and does not
+    hold up the rollback (it waits for the worker's readiness poll)."""
+    if _finished(record):
+        return True
+    unit = warm.hub.client.get_unit(warm.hub.space_id, warm.unit_id)
+    return _routed(unit.text) == warm.slot and unit.live_revision_num == unit.head_revision_num
 
 
 def switch_back(warm: WarmSlot, num: int, step: Step, *, timeout: float) -> dict[str, Any]:
@@ -107,7 +145,7 @@ def switch_back(warm: WarmSlot, num: int, step: Step, *, timeout: float) -> dict
         time.sleep(POLL_SECONDS)
         record = warm.hub.record() or {}
         state = r.Rollout.model_validate(record["state"])
-        if not state.running and _finished(record):
+        if not state.running and (state.phase != r.Phase.SWITCHED_BACK or _moved(warm, record)):
             break
         if time.monotonic() > deadline:
             raise CliError(

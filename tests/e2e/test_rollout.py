@@ -266,6 +266,12 @@ def test_unit_rollback_inside_the_warm_window_switches_back_without_a_pod_start(
     assert state["reason"].startswith("aborted by operator: rollback unit to revision")
     assert replicas(flow, "trade-service-blue") == 0
     no_changes(flow)
+    # -1 now is the revision that routed to blue, which runs no pods any more: refused untouched
+    after = unit_head(flow, "trade-service")
+    cold = flow.traderx("rollback", "unit", "prod", "trade-service", "--to", "-1", *prefix,
+                        codes=(3,))  # fmt: skip
+    assert "routes traffic to trade-service-blue, which runs no pods" in cold["error"], cold
+    assert unit_head(flow, "trade-service") == after
 
 
 def test_unlock_clears_the_lock_a_crashed_runner_left(flow: dr_flow.Flow) -> None:

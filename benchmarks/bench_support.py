@@ -137,6 +137,11 @@ class PodWatch:
             out[p.component] = max(out.get(p.component, 0.0), p.ready - p.created)
         return out
 
+    def created(self, namespace: str, since: float) -> list[str]:
+        """The components of the pods created in `namespace` since `since`, Ready or not."""
+        pods = self.pods.values()
+        return sorted(p.component for p in pods if p.namespace == namespace and p.created >= since)
+
     def restore_floor(self, namespace: str, since: float) -> float:
         """The readiness floor of a rebuild (`dr rebuild`): the tier sum of the pods it created,
         plus the readiness of each database pod started after the first one was Ready (the

@@ -10,7 +10,11 @@ and are promoted to prod as R2. Measured, each through the operator CLI as a use
   surging at once, then the exact restore; until available). Design RTO 30 s; goal under 10 s;
 - whole-prod rollback to the previous release: `traderx rollback env prod --to R1` (restore,
   apply in start order health-gated, then the stack's `pulumi up`). Design RTO 15 min; goal
-  under 2 min.
+  under 2 min;
+- the same unit rollback inside blue-green's warm window: prod's trade-service under
+  `delivery: bluegreen`, a `traderx rollout bluegreen` of a new image `Warm` with the previous
+  version still running, then `rollback unit ... --to -1` (the runner's switch-back; the pod
+  watch lists any pod it started). Goal under 10 s.
 
 Floors (a pod watch, pod created -> Ready): the single-unit rollback cannot finish before its
 slowest new pod is Ready, the whole-prod one before the tier sum of its new pods' readiness;
@@ -39,21 +43,75 @@ from benchmarks.bench_support import PodWatch, tier_sum  # noqa: E402
 from benchmarks.deploy_bench import OwnCluster  # noqa: E402
 from tests.e2e.driver import Stacks, base_env, make_project  # noqa: E402
 from tests.support.server import ServerProcess  # noqa: E402
-from tests.support.toolchain import load_toolchain  # noqa: E402
+from tests.support.toolchain import KubeCluster, load_toolchain  # noqa: E402
 
 MOVED = ("trade-service", "reference-data")
+TRADERX = ROOT / ".venv" / "bin" / "traderx"
+WARM_IMAGE = "ghcr.io/finos/traderx/trade-service:1.2.0"
 
 
 def cli(env: dict[str, str], project: Path, *args: str) -> tuple[float, dict[str, Any]]:
     started = time.monotonic()
     proc = subprocess.run(
-        [str(ROOT / ".venv" / "bin" / "traderx"), *args, "--json"],
+        [str(TRADERX), *args, "--json"],
         cwd=project, env=env, capture_output=True, text=True, timeout=1800, check=False,
     )  # fmt: skip
     seconds = time.monotonic() - started
     if proc.returncode != 0:
         raise RuntimeError(f"traderx {' '.join(args)} exited {proc.returncode}: {proc.stdout}")
     return seconds, json.loads(proc.stdout)
+
+
+def warm_rollback(
+    env: dict[str, str],
+    project: Path,
+    stacks: Stacks,
+    cluster: KubeCluster,
+    prefix: str,
+    watch: PodWatch,
+) -> dict[str, Any]:
+    """The unit rollback inside blue-green's warm window: prod's trade-service under
+    `delivery: bluegreen`, a blue-green of a new image running with the previous version warm
+    (`--delay 900`), then the same `traderx rollback unit prod trade-service --to -1`. It is
+    the rollout's switch-back: no pod starts (the pod watch counts any that did)."""
+    stacks.set("prod", 'traderx:services["trade-service"].delivery', "bluegreen")
+    stacks.up("prod")
+    kube = ("--kubeconfig", str(cluster.kubeconfig), "--context", cluster.context)
+    runner = subprocess.Popen(
+        [str(TRADERX), "rollout", "bluegreen", "--prefix", prefix, "--image", WARM_IMAGE,
+         "--delay", "900", "--ready-timeout", "240", "--check-command", "true", *kube, "--json"],
+        cwd=project, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    started = time.monotonic()
+    try:
+        while True:  # the new slot deploys (JVM pods: 20-40 s each), validates, then serves
+            status = cli(env, project, "rollout", "status", "--prefix", prefix)[1]
+            if (status["record"].get("state") or {}).get("phase") == "Warm" and status[
+                "activeSlot"
+            ]:
+                break
+            if runner.poll() is not None or time.monotonic() - started > 600:
+                raise RuntimeError(f"the blue-green never became warm: {runner.communicate()}")
+            time.sleep(1)
+        to_warm = time.monotonic() - started
+        at = time.monotonic()
+        seconds, report = cli(env, project, "rollback", "unit", "prod", "trade-service",
+                              "--to", "-1", "--prefix", prefix)  # fmt: skip
+        started_pods = watch.created(f"{prefix}-prod", at)
+        code = runner.wait(timeout=120)
+    finally:
+        if runner.poll() is None:
+            runner.kill()
+    return {
+        "rollback_s": round(seconds, 1),
+        "goal_s": 10,
+        "switched_back_s": report.get("switchedBackSeconds"),
+        "warm_slot": report.get("warmSlot"),
+        "restored_revision": report.get("restoredRevision"),
+        "pods_started_during_rollback": started_pods,
+        "rollout_exit": code,
+        "blue_green_to_warm_s": round(to_warm, 1),
+    }
 
 
 def main() -> None:
@@ -131,6 +189,7 @@ def main() -> None:
             unit_s, unit = cli(env, project, "rollback", "unit", "prod", "trade-service",
                                "--to", "-1", "--prefix", prefix)  # fmt: skip
             unit_floor = watch.readiness(f"{prefix}-prod", at).get("trade-service", 0.0)
+            warm = warm_rollback(env, project, stacks, cluster, prefix, watch)
             figures = {
                 "readiness": "traderx",
                 "single_unit_rollback_s": round(unit_s, 1),
@@ -142,6 +201,8 @@ def main() -> None:
                 "prod_rollback_goal_s": 120,
                 "prod_rollback_design_rto_s": 900,
                 "unit_report": {k: unit[k] for k in ("previousHead", "head", "live", "surged")},
+                # the same rollback while blue-green keeps the previous version warm
+                "warm_slot_unit_rollback": warm,
                 # the slowest new pod's readiness (single unit) and the tier sum (whole prod)
                 "single_unit_floor_s": round(unit_floor, 1),
                 "prod_rollback_floor_s": round(env_floor, 1),
@@ -154,6 +215,9 @@ def main() -> None:
             }
         finally:
             watch.stop()
+            if "prod" in created:  # the rollout's units are ConfigHub's: removed before prod
+                subprocess.run([str(TRADERX), "rollout", "clean", "--prefix", prefix],
+                               cwd=project, env=env, capture_output=True, check=False)  # fmt: skip
             for e in reversed(created):
                 try:
                     if e == "prod":

@@ -20,6 +20,7 @@ from components.confighub.models import decode_data, encode_data
 from components.confighub.releases import Release, list_releases
 from components.model.layout import space_slug
 from components.model.settings import ENVIRONMENTS
+from operator_cli import rollback_warm
 from operator_cli import surge as surge_rules
 from operator_cli.deploy import apply_tiers, start_rank
 from operator_cli.output import CliError, Exit, Step
@@ -205,6 +206,12 @@ def rollback_unit(
     unit = env.unit(slug)
     ref, num = unit_ref(client, env, unit, to)
     before = int(unit.get("HeadRevisionNum") or 0)
+    warm = rollback_warm.find(client, env.space_id, env.name, unit, num)
+    if warm is not None:  # the previous version still runs: the rollout switches back to it
+        step.total(4)
+        switched = rollback_warm.switch_back(warm, num, step, timeout=timeout)
+        report = _exact(client, env, unit, num, step, timeout)
+        return {**report, "previousHead": before, "surged": [], **switched}
     names = write_surge(client, env, unit, num) if surge else []
     step.total(4 if names else 2)
     if names:
@@ -217,15 +224,41 @@ def rollback_unit(
     if after.get("TargetID"):
         fresh = Environment(env.name, env.space_id, [after])
         apply_in_order(client, fresh, [slug], step, timeout=timeout)
+    return {**_report(client, env, unit, num), "previousHead": before, "surged": names}
+
+
+def _exact(
+    client: ConfigHubClient,
+    env: Environment,
+    unit: dict[str, Any],
+    num: int,
+    step: Step,
+    timeout: float,
+) -> dict[str, Any]:
+    """After a switch-back: restore revision `num` itself (and apply it) unless the head is
+    already byte for byte its data, so the head always equals the revision asked for."""
+    head = client.get_unit(env.space_id, unit["UnitID"])
+    if head.text != client.get_revision(env.space_id, unit["UnitID"], num).text:
+        after = restore(client, env.space_id, unit["UnitID"], str(num))
+        step.advance(f"restored {unit['Slug']} to revision {num} exactly")
+        if after.get("TargetID"):
+            fresh = Environment(env.name, env.space_id, [after])
+            apply_in_order(client, fresh, [unit["Slug"]], step, timeout=timeout)
+    else:
+        step.advance(f"the head already equals revision {num}")
+    return _report(client, env, unit, num)
+
+
+def _report(
+    client: ConfigHubClient, env: Environment, unit: dict[str, Any], num: int
+) -> dict[str, Any]:
     live = client.get_unit(env.space_id, unit["UnitID"])
     return {
         "environment": env.name,
-        "unit": slug,
+        "unit": unit["Slug"],
         "restoredRevision": num,
-        "previousHead": before,
         "head": live.head_revision_num,
         "live": live.live_revision_num,
-        "surged": names,
     }
 
 

@@ -313,17 +313,7 @@ def abort(
     record = prod.record()
     if not record or not r.Rollout.model_validate(record["state"]).running:
         raise CliError(Exit.REFUSED, "no rollout of trade-service is running; nothing to abort")
-    state = r.Rollout.model_validate(record["state"])
-    extra = {k: v for k, v in record.items() if k not in ("state", "history")}
-    me = identity()
-    extra["abortRequested"] = f"{reason} (at {now()}, by {me['user']}@{me['host']})"
-    prod.save(
-        state,
-        list(record.get("history") or []),
-        extra,
-        description=f"rollout abort requested by {me['user']}@{me['host']}: {reason}",
-    )
-    out.result({"abortRequested": extra["abortRequested"]}, "abort requested")
+    out.result({"abortRequested": prod.request_abort(record, reason)}, "abort requested")
 
 
 @rollout_app.command("unlock")

@@ -30,6 +30,7 @@ from components.model.layout import space_slug
 from components.model.manifests import to_yaml
 from components.model.rollout import ROLLOUT_LABEL, SERVICE, Rollout
 from operator_cli.output import CliError, Exit
+from operator_cli.rollout.lock import identity
 
 RECORD = f"{SERVICE}-rollout"
 ROLLOUT_TARGET = "prod-cluster-rollout"
@@ -214,3 +215,18 @@ class ProdHub:
             "data": {"rollout": json.dumps(body, sort_keys=True)},
         }
         self.write(RECORD, [doc], description=description)
+
+    def request_abort(self, record: dict[str, Any], reason: str) -> str:
+        """Ask the running rollout to roll back now: one record revision carrying the request
+        (the runner polls its record while it watches). Returns the request as recorded."""
+        state = Rollout.model_validate(record["state"])
+        extra = {k: v for k, v in record.items() if k not in ("state", "history")}
+        me = identity()
+        extra["abortRequested"] = f"{reason} (at {now()}, by {me['user']}@{me['host']})"
+        self.save(
+            state,
+            list(record.get("history") or []),
+            extra,
+            description=f"rollout abort requested by {me['user']}@{me['host']}: {reason}",
+        )
+        return str(extra["abortRequested"])

@@ -217,6 +217,63 @@ def test_second_rollout_refused_and_manual_abort(flow: dr_flow.Flow) -> None:
     assert status["activeSlot"] == "green" and status["record"]["state"]["phase"] == "SwitchedBack"
 
 
+def unit_head(flow: dr_flow.Flow, slug: str) -> tuple[int, str]:
+    body = prod_units(flow)[slug].get("Unit", prod_units(flow)[slug])
+    return int(body["HeadRevisionNum"]), str(body["Data"])
+
+
+def revision_data(flow: dr_flow.Flow, slug: str, num: int) -> str:
+    with flow.hub.client() as http:
+        unit = prod_units(flow)[slug].get("Unit", prod_units(flow)[slug])
+        sid = unit["SpaceID"]
+        revs = http.get(f"/space/{sid}/unit/{unit['UnitID']}/revision").json()
+    found = [rv.get("Revision", rv) for rv in revs]
+    return str(next(rv["Data"] for rv in found if int(rv["RevisionNum"]) == num))
+
+
+def test_unit_rollback_inside_the_warm_window_switches_back_without_a_pod_start(
+    flow: dr_flow.Flow,
+) -> None:
+    """#13's unit rollback onto blue-green's warm previous slot: the running rollout switches
+    back (no pod starts), the head equals the revision before the switch, and the stack agrees.
+    While it runs, a rollback to a revision that is not the warm slot is refused untouched."""
+    proc = rf.start(flow, "bluegreen", "--image", f"{rf.IMAGE}:4.4.1", "--delay", "120", *FAST)
+    rf.wait("traffic on blue", lambda: rf.service_slot(flow) == "blue", 120, proc)
+    head, data = unit_head(flow, "trade-service")
+    green = rf.pod_names(flow, "app.kubernetes.io/name=trade-service,traderx.finos.org/slot=green")
+    assert green, "green (the previous slot) is warm"
+    prefix = ("--prefix", flow.prefix)
+    refused = flow.traderx("rollback", "unit", "prod", "trade-service", "--to", "1", *prefix,
+                           codes=(3,))  # fmt: skip
+    assert "not to the warm previous slot (green)" in refused["error"], refused
+    assert unit_head(flow, "trade-service") == (head, data), "a refusal writes nothing"
+    started = time.monotonic()
+    report = flow.traderx("rollback", "unit", "prod", "trade-service", "--to", "-1", *prefix)
+    seconds = time.monotonic() - started
+    print(f"\nunit rollback onto the warm slot: {seconds:.1f} s ({report})")
+    assert report["warmSlot"] == "green" and report["restoredRevision"] == head - 1
+    new_head, new_data = unit_head(flow, "trade-service")
+    assert new_head > head and report["head"] == new_head
+    assert new_data == revision_data(flow, "trade-service", head - 1), "head equals revision -1"
+    assert rf.service_slot(flow) == "green"
+    now_green = rf.pod_names(
+        flow, "app.kubernetes.io/name=trade-service,traderx.finos.org/slot=green"
+    )
+    assert now_green == green, "no pod of the previous version was replaced"
+    code, out, _err = rf.finish(proc)
+    state = json.loads(out)["state"]
+    assert code == 1 and state["phase"] == "SwitchedBack"
+    assert state["reason"].startswith("aborted by operator: rollback unit to revision")
+    assert replicas(flow, "trade-service-blue") == 0
+    no_changes(flow)
+    # -1 now is the revision that routed to blue, which runs no pods any more: refused untouched
+    after = unit_head(flow, "trade-service")
+    cold = flow.traderx("rollback", "unit", "prod", "trade-service", "--to", "-1", *prefix,
+                        codes=(3,))  # fmt: skip
+    assert "routes traffic to trade-service-blue, which runs no pods" in cold["error"], cold
+    assert unit_head(flow, "trade-service") == after
+
+
 def test_unlock_clears_the_lock_a_crashed_runner_left(flow: dr_flow.Flow) -> None:
     proc = rf.start(flow, "bluegreen", "--image", f"{rf.IMAGE}:4.5.0", "--delay", "120", *FAST)
     rf.wait("traffic on blue", lambda: rf.service_slot(flow) == "blue", 120, proc)

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from components.confighub.client import ConfigHubClient
-from components.confighub.yamldata import documents
+from components.confighub.yamldata import DataError, documents
 from components.model import rollout as r
 from components.model import rollout_manifests as m
 from operator_cli.output import CliError, Exit, Step
@@ -43,10 +43,25 @@ class WarmSlot:
     record: dict[str, Any]
 
 
+def _doc(text: str, kind: str, name: str) -> dict[str, Any] | None:
+    """The unit data's document of that kind and name (None: a unit of other content)."""
+    try:
+        return m.find([d for d in documents(text) if isinstance(d, dict)], kind, name)
+    except (r.RolloutError, DataError):
+        return None
+
+
 def _routed(text: str) -> str:
-    """The slot a `trade-service` revision's Service selects ("" for the stable track)."""
-    service = m.find([d for d in documents(text) if d], "Service", r.SERVICE)
-    return m.routed_slot(service) or ""
+    """The slot a `trade-service` revision's Service selects ("" for the stable track, or no
+    Service at all)."""
+    service = _doc(text, "Service", r.SERVICE)
+    return (m.routed_slot(service) or "") if service else ""
+
+
+def _replicas(text: str, name: str) -> int:
+    """The replicas the named Deployment of `text` declares (0: no such Deployment)."""
+    dep = _doc(text, "Deployment", name)
+    return int((dep.get("spec") or {}).get("replicas", 1)) if dep else 0
 
 
 def find(
@@ -96,11 +111,11 @@ def _refuse_unserved(hub: ProdHub, env: str, unit: dict[str, Any], num: int) -> 
     current = hub.client.get_unit(hub.space_id, unit["UnitID"]).text
     if target:
         name = m.slot_name(target)
-        pods = m.serving_count(m.find(hub.docs(name), "Deployment", name)) if hub.unit(name) else 0
+        slot = hub.unit(name)
+        pods = _replicas(slot.text, name) if slot else 0
         hint = "traderx rollout bluegreen --image <its image>   # starts it warm, then switches"
     elif _routed(current):
-        stable = m.find([d for d in documents(current) if d], "Deployment", r.SERVICE)
-        pods, name = m.serving_count(stable), "the stable Deployment"
+        pods, name = _replicas(current, r.SERVICE), "the stable Deployment"
         hint = "traderx rollout clean   # scales the stable up before the Service selects it"
     else:
         return

@@ -30,3 +30,13 @@ def test_traffic_has_moved_only_once_the_runner_wrote_finished() -> None:
     done = {"history": [*saved["history"], {"event": "finished"}]}
     assert warm._finished(done)
     assert not warm._finished({})
+
+
+def test_a_unit_of_other_content_routes_nowhere_and_runs_nothing() -> None:
+    # a trade-service unit holding no Service or Deployment (an operator's own data) is no
+    # blue-green: the rollback takes its plain path instead of failing
+    text = to_yaml([{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}}])
+    assert warm._routed(text) == ""
+    assert warm._replicas(text, "trade-service") == 0
+    assert warm._replicas(to_yaml([DEPLOYMENT]), "trade-service") == 1
+    assert warm._routed("1\n") == "" and warm._routed("a: [") == ""  # a scalar; not YAML

@@ -146,11 +146,31 @@ def plan_environment(client: ConfigHubClient, env: Environment, release: Release
     return plans
 
 
-def unit_ref(
-    client: ConfigHubClient, env: Environment, unit: dict[str, Any], to: str
-) -> tuple[str, int]:
-    """The restore reference and revision number for `--to` (-1, a number, a release name)."""
+@dataclass(frozen=True)
+class Target:
+    """What `--to` names: the restore reference, the revision number and its data."""
+
+    ref: str
+    num: int
+    text: str
+
+
+def unit_target(client: ConfigHubClient, env: Environment, unit: dict[str, Any], to: str) -> Target:
+    """The revision `--to` names (-1, a number, a release name), from one revision listing."""
     revs = revisions(client, env.space_id, unit["UnitID"])
+    ref, num = _unit_ref(client, env, unit, to, revs)
+    data = next(r.get("Data") for r in revs if int(r["RevisionNum"]) == num)
+    return Target(ref, num, decode_data(data))
+
+
+def _unit_ref(
+    client: ConfigHubClient,
+    env: Environment,
+    unit: dict[str, Any],
+    to: str,
+    revs: list[dict[str, Any]],
+) -> tuple[str, int]:
+    """The restore reference and revision number for `--to`."""
     nums = [int(r["RevisionNum"]) for r in revs]
     head = int(unit.get("HeadRevisionNum") or 0)
     slug = unit["Slug"]
@@ -204,13 +224,14 @@ def rollback_unit(
     """Restore one unit to `to` and apply it; with `surge`, first apply the target data with
     every replaced Deployment surging all replicas at once (operator_cli/surge.py)."""
     unit = env.unit(slug)
-    ref, num = unit_ref(client, env, unit, to)
+    target = unit_target(client, env, unit, to)
+    ref, num, wanted = target.ref, target.num, target.text
     before = int(unit.get("HeadRevisionNum") or 0)
-    warm = rollback_warm.find(client, env.space_id, env.name, unit, num)
+    warm = rollback_warm.find(client, env.space_id, env.name, unit, num, wanted)
     if warm is not None:  # the previous version still runs: the rollout switches back to it
         step.total(4)
         switched = rollback_warm.switch_back(warm, num, step, timeout=timeout)
-        report = _exact(client, env, unit, num, step, timeout)
+        report = _exact(client, env, unit, num, wanted, step, timeout)
         return {**report, "previousHead": before, "surged": [], **switched}
     names = write_surge(client, env, unit, num) if surge else []
     step.total(4 if names else 2)
@@ -232,13 +253,14 @@ def _exact(
     env: Environment,
     unit: dict[str, Any],
     num: int,
+    wanted: str,
     step: Step,
     timeout: float,
 ) -> dict[str, Any]:
     """After a switch-back: restore revision `num` itself (and apply it) unless the head is
-    already byte for byte its data, so the head always equals the revision asked for."""
+    already byte for byte its data (`wanted`), so the head always equals the revision asked for."""
     head = client.get_unit(env.space_id, unit["UnitID"])
-    if head.text != client.get_revision(env.space_id, unit["UnitID"], num).text:
+    if head.text != wanted:
         after = restore(client, env.space_id, unit["UnitID"], str(num))
         step.advance(f"restored {unit['Slug']} to revision {num} exactly")
         if after.get("TargetID"):

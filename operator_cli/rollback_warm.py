@@ -65,18 +65,18 @@ def _replicas(text: str, name: str) -> int:
 
 
 def find(
-    client: ConfigHubClient, space_id: str, env: str, unit: dict[str, Any], num: int
+    client: ConfigHubClient, space_id: str, env: str, unit: dict[str, Any], num: int, wanted: str
 ) -> WarmSlot | None:
-    """The warm slot holding revision `num` of `unit`, or None when no rollout concerns this
-    rollback. Refuses (nothing written) while a rollout runs and the target is not its warm
-    previous slot, or while the runner is gone (its lock is stale)."""
+    """The warm slot holding revision `num` of `unit` (its data: `wanted`), or None when no
+    rollout concerns this rollback. Refuses (nothing written) while a rollout runs and the
+    target is not its warm previous slot, or while the runner is gone (its lock is stale)."""
     if unit.get("Slug") != r.SERVICE:
         return None
     hub = ProdHub(client, "", space_id, env)
     record = hub.record()
     state = r.Rollout.model_validate(record["state"]) if record else None
     if record is None or state is None or not state.running:
-        _refuse_unserved(hub, env, unit, num)
+        _refuse_unserved(hub, env, unit, num, wanted)
         return None
     running = f"a {state.strategy} rollout of {r.SERVICE} is running in {env} (phase {state.phase})"
     stale, why = staleness(record)
@@ -87,12 +87,12 @@ def find(
             "traderx rollout unlock --reason '...'   # then roll back",
         )
     if state.strategy == "blueGreen" and state.phase == r.Phase.WARM:
-        wanted = _routed(client.get_revision(space_id, unit["UnitID"], num).text)
-        if wanted == state.target:
+        routed = _routed(wanted)
+        if routed == state.target:
             return WarmSlot(hub, unit["UnitID"], state.target, state.active, record)
         raise CliError(
             Exit.REFUSED,
-            f"{running}: revision {num} routes to {wanted or 'the stable Deployment'}, not to "
+            f"{running}: revision {num} routes to {routed or 'the stable Deployment'}, not to "
             f"the warm previous slot ({state.target or 'the stable Deployment'})",
             "roll back to the revision before the switch (--to -1), or traderx rollout abort",
         )
@@ -103,11 +103,11 @@ def find(
     )
 
 
-def _refuse_unserved(hub: ProdHub, env: str, unit: dict[str, Any], num: int) -> None:
+def _refuse_unserved(hub: ProdHub, env: str, unit: dict[str, Any], num: int, wanted: str) -> None:
     """Refuses a restore whose Service would select pods that do not run: a slot at 0 (or
     removed), or the stable Deployment while it is at 0 because a slot serves. Traffic would
     reach no ready pod until new ones start."""
-    target = _routed(hub.client.get_revision(hub.space_id, unit["UnitID"], num).text)
+    target = _routed(wanted)
     current = hub.client.get_unit(hub.space_id, unit["UnitID"]).text
     if target:
         name = m.slot_name(target)

@@ -25,6 +25,7 @@ from pydantic.alias_generators import to_camel
 from operator_cli.output import CliError, Exit, Step
 
 SALT_KEY = "encryptionsalt"
+UNPARSABLE = "\0unparsable"  # _mapping's key for text that is not YAML
 NO_STACK = re.compile(r"no stack named.*found")  # what `pulumi stack select` says (as auto does)
 
 
@@ -287,22 +288,27 @@ def _mapping(text: str) -> dict[str, Any]:
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError:
-        return {"\0unparsable": text}  # never equal to a good result: re-dump instead
+        return {UNPARSABLE: text}  # never equal to a good result
     return data if isinstance(data, dict) else {}
 
 
+def _passphrase(data: dict[str, Any]) -> bool:
+    """The stack file's secrets provider is the passphrase (the default when none is set)."""
+    return data.get("secretsprovider") in (None, "", "passphrase")
+
+
 def _passphrase_salt(data: dict[str, Any]) -> str | None:
-    provider = data.get("secretsprovider")
     salt = data.get(SALT_KEY)
-    if provider not in (None, "", "passphrase") or not isinstance(salt, str) or not salt:
-        return None
-    return salt
+    return salt if _passphrase(data) and isinstance(salt, str) and salt else None
 
 
 def _wants_salt(own: Path) -> bool:
-    """The stack file has no salt and no other secrets provider (a missing file has none)."""
+    """The stack file has no salt and no other secrets provider (a missing file has none).
+    A file that is not YAML is left alone: `pulumi stack init` then says what is wrong."""
     data = _mapping(own.read_text()) if own.is_file() else {}
-    return not data.get(SALT_KEY) and data.get("secretsprovider") in (None, "", "passphrase")
+    if UNPARSABLE in data:
+        return False
+    return not data.get(SALT_KEY) and _passphrase(data)
 
 
 def _shared_salt(own: Path, folders: Sequence[Path]) -> tuple[Path, str] | None:

@@ -59,6 +59,7 @@ def test_only_a_file_without_salt_or_other_provider_takes_one(tmp_path: Path) ->
         "passphrase": "secretsprovider: passphrase\n",
         "salted": f"encryptionsalt: {OTHER}\n",
         "cloud": "secretsprovider: awskms://alias/x\nencryptedkey: abc\n",
+        "broken": "config: [unclosed\n",  # not YAML: left for `pulumi stack init` to report
     }
     wants = {}
     for name, text in cases.items():
@@ -72,6 +73,7 @@ def test_only_a_file_without_salt_or_other_provider_takes_one(tmp_path: Path) ->
         "passphrase": True,
         "salted": False,
         "cloud": False,
+        "broken": False,
     }
 
 

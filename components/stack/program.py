@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
@@ -192,12 +193,28 @@ def build(
     return outputs
 
 
+CANCELLED = (
+    b"traderx: the engine stopped the program (a resource failed or the run was cancelled)\n"
+)
+
+
+def _stop_quietly(_signum: int, _frame: object) -> None:
+    """The language host interrupts the program when the engine ends the run: a resource
+    failed (its error is already reported) or the user cancelled. Exit with one line instead
+    of a KeyboardInterrupt traceback from wherever the program was waiting, which would bury
+    the real error in the diagnostics. Once: a second interrupt while it exits is ignored."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    os.write(2, CANCELLED)
+    raise SystemExit(1)
+
+
 def main() -> None:
     """Entry point used by __main__.py: settings are validated at load (a mistake fails before
     anything is declared); then, as the program's async entry point, the StackReference and the
     kubernetes provider are declared and sent, and only then the rest is imported and built, so
     the engine starts the kubernetes plugin meanwhile instead of after the whole build (about
     0.1 s of every `up` and preview)."""
+    signal.signal(signal.SIGINT, _stop_quietly)
     raw_prefix = runtime_config.get_config("traderx:prefix")
     settings = read_settings()
 

@@ -45,6 +45,13 @@ class GateRun(BaseModel):
     policy_events: list[dict[str, Any]]
 
 
+def _error_part(stdout: str) -> str:
+    """What a failure message keeps of a command's stdout: the engine's whole Diagnostics
+    section (the errors tests assert on, however long the progress before it), else the tail."""
+    at = stdout.rfind("\nDiagnostics:\n")
+    return stdout[at:][:30000] if at >= 0 else stdout[-6000:]
+
+
 def make_project(workdir: Path, copied: tuple[str, ...] = ()) -> Path:
     """A project directory whose program is this repository's, with its own stack files.
 
@@ -96,8 +103,8 @@ class Stacks:
         self.timings[" ".join(args[:1] + ((stack,) if stack else ()))] = time.monotonic() - started
         if proc.returncode != 0:
             raise PulumiError(
-                f"`{' '.join(cmd)}` exited {proc.returncode}\n--- stdout\n{proc.stdout[-6000:]}"
-                f"\n--- stderr\n{proc.stderr[-4000:]}"
+                f"`{' '.join(cmd)}` exited {proc.returncode}\n"
+                f"--- stdout\n{_error_part(proc.stdout)}\n--- stderr\n{proc.stderr[-4000:]}"
             )
         return proc.stdout
 

@@ -41,16 +41,17 @@ ambient_pulumi_ok() {
     grep -Eq "^command[[:space:]]+resource[[:space:]]+${PULUMI_COMMAND_VERSION}[[:space:]]" <<<"$plugins"
 }
 
-# plugin_install NAME VERSION BINARY: register a built provider in our PULUMI_HOME, offline.
+# plugin_install NAME VERSION BINARY: register a built provider in our PULUMI_HOME, offline;
+# again when the registered binary is not this one (a rebuild of the same version).
 plugin_install() {
   local name=$1 ver=$2 bin=$3
-  if PULUMI_HOME="$PULUMI_HOME_DIR" "$PULUMI_DIR/bin/pulumi" plugin ls 2>/dev/null |
-    grep -Eq "^${name}[[:space:]]+resource[[:space:]]+${ver}[[:space:]]"; then
+  local installed="$PULUMI_HOME_DIR/plugins/resource-$name-v$ver/pulumi-resource-$name"
+  if cmp -s "$installed" "$bin"; then
     echo "$name $ver already installed"
     return 0
   fi
   PULUMI_HOME="$PULUMI_HOME_DIR" PULUMI_SKIP_UPDATE_CHECK=true \
-    "$PULUMI_DIR/bin/pulumi" plugin install resource "$name" "$ver" --file "$bin"
+    "$PULUMI_DIR/bin/pulumi" plugin install --reinstall resource "$name" "$ver" --file "$bin"
 }
 
 ensure_kubectl() {

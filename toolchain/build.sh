@@ -106,19 +106,20 @@ github.com/pulumi/pulumi/sdk/v3 $v" "$reps"
 
 build_kubernetes_provider() {
   # The provider's own main embeds a generated, minified schema; ours embeds the schema.json
-  # that ships in the module and hands it to the provider's Serve.
+  # that ships in the module, stamped with the version here (stamp.go), not at every start.
   local out="$K8S_PROVIDER_DIR" v="$PULUMI_KUBERNETES_MODULE_VERSION" dir moddir reps
   local mod=github.com/pulumi/pulumi-kubernetes/provider/v4
   [ -f "$out/.complete" ] && { log "pulumi-resource-kubernetes $PULUMI_KUBERNETES_VERSION: cached"; return; }
   dir=$(new_wrapper "pulumi-resource-kubernetes-$PULUMI_KUBERNETES_VERSION")
   moddir=$(moddir_of "$mod" "$v")
-  cp "$TOOLCHAIN_DIR/k8sprovider/main.go" "$dir/"
+  cp "$TOOLCHAIN_DIR/k8sprovider/main.go" "$TOOLCHAIN_DIR/k8sprovider/stamp.go" "$dir/"
   cp "$moddir/cmd/pulumi-resource-kubernetes/schema.json" "$moddir/cmd/pulumi-resource-kubernetes/terraform-mapping.json" "$dir/"
   chmod u+w "$dir"/*.json
   reps=$(replaces_of "$(gomod_of "$mod" "$v")")
   write_gomod "$dir" traderx.local/build/pulumi-resource-kubernetes "$mod $v" "$reps"
   mkdir -p "$out/bin"
-  (cd "$dir" && go mod tidy && go build "${GO_BUILD_FLAGS[@]}" \
+  (cd "$dir" && go run stamp.go "$PULUMI_KUBERNETES_VERSION" && go mod tidy &&
+    go build "${GO_BUILD_FLAGS[@]}" \
     -ldflags "-s -w -X $mod/pkg/version.Version=$PULUMI_KUBERNETES_VERSION" \
     -o "$out/bin/pulumi-resource-kubernetes" .)
   finish "$out"

@@ -15,7 +15,10 @@ export GOTOOLCHAIN=local
 # One directory per built piece, keyed by its version: <cache>/<name>-<version>/bin.
 PULUMI_DIR="$TRADERX_CACHE/pulumi-$PULUMI_VERSION"
 LANGHOST_DIR="$TRADERX_CACHE/pulumi-language-python-$PULUMI_VERSION"
-K8S_PROVIDER_DIR="$TRADERX_CACHE/pulumi-resource-kubernetes-$PULUMI_KUBERNETES_VERSION"
+# The kubernetes provider is built with our k8sprovider/ sources: their hash is in its key, so
+# a change to them rebuilds it (and bootstrap re-registers the plugin).
+K8S_PROVIDER_RECIPE=$(cat "$TOOLCHAIN_DIR"/k8sprovider/*.go | sha256sum | cut -c1-8)
+K8S_PROVIDER_DIR="$TRADERX_CACHE/pulumi-resource-kubernetes-$PULUMI_KUBERNETES_VERSION-$K8S_PROVIDER_RECIPE"
 COMMAND_PROVIDER_DIR="$TRADERX_CACHE/pulumi-resource-command-$PULUMI_COMMAND_VERSION"
 KUBERNETES_DIR="$TRADERX_CACHE/kubernetes-$KUBERNETES_VERSION"
 ETCD_DIR="$TRADERX_CACHE/etcd-$ETCD_VERSION"

@@ -61,7 +61,7 @@ def _routed(text: str) -> str:
 def _replicas(text: str, name: str) -> int:
     """The replicas the named Deployment of `text` declares (0: no such Deployment)."""
     dep = _doc(text, "Deployment", name)
-    return int((dep.get("spec") or {}).get("replicas", 1)) if dep else 0
+    return m.serving_count(dep) if dep else 0
 
 
 def find(

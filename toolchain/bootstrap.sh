@@ -42,16 +42,19 @@ ambient_pulumi_ok() {
 }
 
 # plugin_install NAME VERSION BINARY: register a built provider in our PULUMI_HOME, offline;
-# again when the registered binary is not this one (a rebuild of the same version).
+# again when the registered one was built elsewhere (another recipe of the same version).
+# A marker in the plugin's directory names the binary it came from: comparing the binaries
+# themselves would read 300 MB at every bootstrap.
 plugin_install() {
   local name=$1 ver=$2 bin=$3
-  local installed="$PULUMI_HOME_DIR/plugins/resource-$name-v$ver/pulumi-resource-$name"
-  if cmp -s "$installed" "$bin"; then
-    echo "$name $ver already installed"
+  local dir="$PULUMI_HOME_DIR/plugins/resource-$name-v$ver"
+  if [ -x "$dir/pulumi-resource-$name" ] && [ "$(cat "$dir/.traderx-built-from" 2>/dev/null)" = "$bin" ]; then
+    echo "$name $ver already installed (from $bin)"
     return 0
   fi
   PULUMI_HOME="$PULUMI_HOME_DIR" PULUMI_SKIP_UPDATE_CHECK=true \
     "$PULUMI_DIR/bin/pulumi" plugin install --reinstall resource "$name" "$ver" --file "$bin"
+  printf '%s' "$bin" >"$dir/.traderx-built-from"
 }
 
 ensure_kubectl() {

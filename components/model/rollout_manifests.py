@@ -158,7 +158,8 @@ def tracked(docs: list[Manifest]) -> list[Manifest] | None:
 
 
 def serving_count(dep: Manifest) -> int:
-    return int(dep["spec"].get("replicas", 1))
+    """The replicas a Deployment declares (Kubernetes' default 1 when it names none)."""
+    return int((dep.get("spec") or {}).get("replicas", 1))
 
 
 def stable_scaled(dep: Manifest, replicas: int) -> Manifest:

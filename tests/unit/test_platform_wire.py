@@ -60,12 +60,15 @@ def requests(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, dict[str, An
     yield seen
 
 
-def typed_platform(name: str, args: PlatformArgs, password: str, parent: Any) -> None:
+def typed_platform(
+    name: str, args: PlatformArgs, password: str, parent: Any
+) -> list[pulumi.CustomResource]:
     """The same objects through the typed classes (as platform.py declared them before)."""
     child = pulumi.ResourceOptions(parent=parent)
     ns = args.namespace
+    made: list[pulumi.CustomResource] = []
     meta = {"app.kubernetes.io/part-of": PART_OF, "app.kubernetes.io/managed-by": "pulumi"}
-    k8s.core.v1.Secret(
+    secret = k8s.core.v1.Secret(
         f"{name}-db-credentials",
         metadata={"name": DB_SECRET_NAME, "namespace": ns, "labels": meta},
         type="Opaque",
@@ -75,28 +78,32 @@ def typed_platform(name: str, args: PlatformArgs, password: str, parent: Any) ->
         },
         opts=child,
     )
+    made.append(secret)
     for svc in SERVICE_NAMES:
-        k8s.core.v1.ServiceAccount(
+        sa = k8s.core.v1.ServiceAccount(
             f"{name}-sa-{svc}",
             metadata={"name": svc, "namespace": ns, "labels": {**meta, **selector_labels(svc)}},
             automount_service_account_token=False,
             opts=child,
         )
+        made.append(sa)
     for p in network_policies(ns, args.ingress_controller_namespace):
-        k8s.networking.v1.NetworkPolicy(
+        np = k8s.networking.v1.NetworkPolicy(
             f"{name}-np-{p['metadata']['name']}",
             metadata={**p["metadata"], "labels": meta},
             spec=p["spec"],
             opts=child,
         )
+        made.append(np)
     role_name, default_group, rules = ROLES[args.environment]
-    k8s.rbac.v1.Role(
+    role = k8s.rbac.v1.Role(
         f"{name}-role",
         metadata={"name": role_name, "namespace": ns, "labels": meta},
         rules=rules,
         opts=child,
     )
-    k8s.rbac.v1.RoleBinding(
+    made.append(role)
+    binding = k8s.rbac.v1.RoleBinding(
         f"{name}-rolebinding",
         metadata={"name": role_name, "namespace": ns, "labels": meta},
         role_ref={"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": role_name},
@@ -109,6 +116,8 @@ def typed_platform(name: str, args: PlatformArgs, password: str, parent: Any) ->
         ],
         opts=child,
     )
+    made.append(binding)
+    return made
 
 
 def comparable(request: dict[str, Any]) -> dict[str, Any]:
@@ -122,7 +131,7 @@ def test_generic_declarations_register_what_the_typed_classes_do(
     provider = pulumi.ResourceOptions(provider=k8s.Provider("k"))
     generic = Platform("g", ARGS, database_password="pw", opts=provider)
     parent = pulumi.ComponentResource("traderx:platform:Platform", "t", None, provider)
-    typed_platform("t", ARGS, "pw", parent)
+    typed = typed_platform("t", ARGS, "pw", parent)
 
     def compare(_: Any) -> bool:
         mine = {n.removeprefix("g-"): r for n, r in requests.items() if n.startswith("g-")}
@@ -138,4 +147,6 @@ def test_generic_declarations_register_what_the_typed_classes_do(
         assert mine["role"]["aliases"] and mine["np-default-deny-all"]["aliases"]
         return True
 
-    return pulumi.Output.all(*[r.urn for r in generic.ready]).apply(compare)
+    # wait for both sides' registrations: the typed ones may still be in flight when the
+    # generic ones have resolved
+    return pulumi.Output.all(*[r.urn for r in [*generic.ready, *typed]]).apply(compare)

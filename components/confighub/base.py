@@ -51,6 +51,7 @@ from . import connection
 from .errors import ConfigHubError, NotFoundError
 from .kinds import EntityKind
 from .models import Entity
+from .reporting import ReportsErrors, quiet_tracebacks
 from .yamldata import canonical, documents
 
 if TYPE_CHECKING:
@@ -191,7 +192,7 @@ def map_patch(current: Mapping[str, str], desired: Mapping[str, str]) -> dict[st
     return patch
 
 
-class EntityProvider(ResourceProvider):
+class EntityProvider(ReportsErrors, ResourceProvider):
     """Generic provider for a space-scoped ConfigHub entity; subclasses set the class vars."""
 
     kind: ClassVar[EntityKind]
@@ -202,6 +203,7 @@ class EntityProvider(ResourceProvider):
     # ------------------------------------------------------------------ hooks
 
     def configure(self, req: ConfigureRequest) -> None:
+        quiet_tracebacks()
         connection.configure_from_config(req.config)
         warm_up()
 

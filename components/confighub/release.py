@@ -38,6 +38,7 @@ from .base import MANAGED_BY_KEY, OWNER_INPUT, is_unknown, marker, owner_in
 from .base import shared_client as get_client
 from .errors import ApiError, ConfigHubError, NotFoundError
 from .releases import check_source, delete_releases, find_release, list_releases, record_release
+from .reporting import ReportsErrors, quiet_tracebacks
 
 INPUTS = (
     "space_id", "environment", "pins", "services", "name", "description", "source",
@@ -62,10 +63,11 @@ def _pins(value: Any) -> dict[str, int]:
     return {str(k): int(v) for k, v in dict(value or {}).items()}
 
 
-class ReleaseProvider(ResourceProvider):
+class ReleaseProvider(ReportsErrors, ResourceProvider):
     """Records releases; holds no client or token (they come from `configure`)."""
 
     def configure(self, req: ConfigureRequest) -> None:
+        quiet_tracebacks()
         connection.configure_from_config(req.config)
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:

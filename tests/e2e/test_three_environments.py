@@ -251,9 +251,9 @@ def test_unavailable_workload_stops_the_ordered_deploy(
             stacks.up("dev")
         text = str(err.value)
         assert "'trade-service'" in text and "rolled back" in text, text[-3000:]
-        # the engine's stop ends the program with one line, not an interrupt traceback
-        stack_diagnostic = text.split("pulumi:pulumi:Stack (", 1)[-1].split("\n  pulumi", 1)[0]
-        assert "KeyboardInterrupt" not in text and "Traceback" not in stack_diagnostic, text
+        # the engine's stop ends the program with one line, not an interrupt traceback, and the
+        # unit's failure reads as its message, not the provider SDK's traceback
+        assert "KeyboardInterrupt" not in text and "Traceback" not in text, text
         # the official worker's reason: kstatus never saw the Deployment Current
         assert f"Deployment/{namespace}/trade-service status: 'InProgress'" in text, text[-3000:]
         applied = set(deployments(appsv1, namespace))

@@ -118,6 +118,8 @@ def test_another_stacks_object_is_refused_naming_its_owner(
     text = str(err.value)
     assert "managed by another stack, chtest/alpha" in text, text[-2000:]
     assert "this stack (chtest/beta)" in text
+    # the refusal reads as its message: no provider traceback in front of it
+    assert "AdoptionRefusedError: Space 'own-" in text and "Traceback" not in text, text[-3000:]
     again = hub.get(SPACE, None, space.id)
     assert again.labels == {"who": "alpha"}  # not overwritten
     second.destroy()  # beta owns nothing: alpha's space survives

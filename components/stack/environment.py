@@ -70,8 +70,10 @@ def set_labels_for(component: str) -> dict[str, str]:
 
 
 def readiness_timeout(apply_timeout_seconds: int) -> int:
-    """Seconds the worker waits for availability: 10% (at least 5 s) under the apply timeout."""
-    return max(5, apply_timeout_seconds - max(5, apply_timeout_seconds // 10))
+    """Seconds the worker waits for availability: 10% (at least 10 s) under the apply timeout,
+    so its failure, which names what is not ready, reaches the provider before its own timeout
+    even on a busy machine (delivery, the apply itself and the report take that slack)."""
+    return max(5, apply_timeout_seconds - max(10, apply_timeout_seconds // 10))
 
 
 class SharedLayoutArgs(BaseModel):

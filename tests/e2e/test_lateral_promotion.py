@@ -125,7 +125,9 @@ def test_lateral_promotion_and_rollback_leave_prod_untouched(
         stacks.set("prod-eu", "traderx:release", {"source": "R2"})
         stacks.up("prod-eu")
         second = stacks.outputs("prod-eu")["release"]
-        assert second.startswith("prod-eu-") and second.endswith("-2"), second
+        # the day's second release, or the next day's first if UTC midnight fell in between
+        stem, next_day = first.rsplit("-", 1)[0], second.rsplit("-", 1)[0]
+        assert second == f"{stem}-2" or (next_day > stem and second.endswith("-1")), second
         assert images(appsv1, namespaces["prod-eu"])[MOVED].endswith(f":{NEW_TAG}")
         stacks.run("config", "rm", "traderx:release", stack="prod-eu")
         code, listed, log = traderx(env, project, "release", "list", "prod-eu", *cli)

@@ -60,7 +60,10 @@ def test_acknowledged_writes_survive_sigkill(server: ServerProcess) -> None:
 
     thread = threading.Thread(target=writer)
     thread.start()
-    time.sleep(1.0)
+    deadline = time.monotonic() + 30  # a busy machine may take long for the first few writes
+    while len(acked) < 6 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.2)  # then kill it mid-stream, racing the writes in flight
     server.kill()
     stop.set()
     thread.join(10)

@@ -209,6 +209,18 @@ def _first_operation(api: str, wid: str, secret: str) -> dict[str, Any]:
     return payload
 
 
+def _wait_disconnected(c: httpx.Client, sid: str, wid: str) -> None:
+    """Until the server has seen the last stream end: only then does it hand a delivered
+    operation out again (on a busy machine the reconnect can come first)."""
+    deadline = time.monotonic() + 10
+    while (
+        ok(c.get(f"/space/{sid}/bridge_worker/{wid}"))["BridgeWorker"]["Condition"]
+        != "Disconnected"
+    ):
+        assert time.monotonic() < deadline, "worker still shown connected"
+        time.sleep(0.1)
+
+
 def test_operation_redelivered_after_the_stream_drops(confighub_server: ServerProcess) -> None:
     with confighub_server.client() as c:
         sid = new_space(c)["SpaceID"]
@@ -233,13 +245,7 @@ def test_operation_redelivered_after_the_stream_drops(confighub_server: ServerPr
         first = _first_operation(confighub_server.api, wid, worker["Secret"])
         assert first["QueuedOperationID"] == op["QueuedOperationID"]
         assert base64.b64decode(first["Data"]) == b"a: 1\n"
-        deadline = time.monotonic() + 10
-        while (
-            ok(c.get(f"/space/{sid}/bridge_worker/{wid}"))["BridgeWorker"]["Condition"]
-            != "Disconnected"
-        ):
-            assert time.monotonic() < deadline, "worker still shown connected"
-            time.sleep(0.1)
+        _wait_disconnected(c, sid, wid)
         again = _first_operation(confighub_server.api, wid, worker["Secret"])
         assert again["QueuedOperationID"] == op["QueuedOperationID"]
 
@@ -296,6 +302,9 @@ def test_stream_speaks_the_sdk_envelope(confighub_server: ServerProcess) -> None
         op = ok(c.post(f"/space/{sid}/unit/{unit['UnitID']}/apply"))
     before = time.time_ns() // 1000
     for http2 in (False, True):  # the payload is the same over either protocol
+        if http2:
+            with confighub_server.client() as c:
+                _wait_disconnected(c, sid, wid)
         beat, apply = _first_events(confighub_server.api, wid, worker["Secret"], http2=http2)
         assert beat == {
             "Event": "WorkerEvent",

@@ -47,7 +47,6 @@ class Pods:
     def __init__(self, core: Any) -> None:
         self.core = core
         self.first_ready: dict[str, float] = {}
-        self.created: dict[str, float] = {}
 
     def get(self) -> dict[str, Any]:
         now = time.monotonic()
@@ -55,7 +54,6 @@ class Pods:
         for pod in self.core.list_namespaced_pod(NS).items:
             name = pod.metadata.labels["app.kubernetes.io/name"]
             out[name] = pod
-            self.created.setdefault(name, now)
             if ready(pod):
                 self.first_ready.setdefault(name, now)
         return out
@@ -75,6 +73,13 @@ def ready(pod: Any) -> bool:
 
 def condition(pod: Any, kind: str) -> Any:
     return next((c for c in pod.status.conditions or [] if c.type == kind), None)
+
+
+def ready_seconds(pod: Any) -> float:
+    """Creation to Ready by the API server's own stamps (1 s resolution): a slow poll here under
+    a loaded machine cannot stretch it."""
+    ready_at = condition(pod, "Ready").last_transition_time
+    return float((ready_at - pod.metadata.creation_timestamp).total_seconds())
 
 
 def restarts(pod: Any) -> int:
@@ -131,7 +136,7 @@ def test_traderx_readiness_delays_and_failure_labels(
 
     # The override and the Node service are Ready within seconds, the JVM service is not.
     pods.wait("override and node Ready", lambda p: ready(p["override"]) and ready(p["node"]), 15)
-    assert pods.first_ready["node"] - pods.created["node"] <= 7
+    assert ready_seconds(pods.get()["node"]) <= 10  # 2-5 s; far below the JVM's 20
     assert not ready(pods.get()["jvm"])
 
     # restart: Ready, then the container fails and comes back with a restart counted.
@@ -148,8 +153,8 @@ def test_traderx_readiness_delays_and_failure_labels(
 
     # JVM: Ready only after its 20-40 s startup.
     pods.wait("jvm Ready", lambda p: ready(p["jvm"]), 60)
-    jvm_seconds = pods.first_ready["jvm"] - pods.created["jvm"]
-    assert 18 <= jvm_seconds <= 45, jvm_seconds
+    jvm_seconds = ready_seconds(pods.get()["jvm"])
+    assert 19 <= jvm_seconds <= 50, jvm_seconds  # 20-40 s
     # Restarting pods become Ready again between failures.
     pods.wait("restart pod Ready again", lambda p: ready(p["restart"]), 20)
 

@@ -5,8 +5,11 @@ Pure structure: no engine, no server, no cluster. Mocks give every resource fake
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections import Counter
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pulumi
@@ -463,6 +466,22 @@ def test_worker_readiness_wait_ends_before_the_apply_timeout(
     assert 5 <= ready < apply_timeouts.pop()
 
 
+@pytest.fixture
+def serial_rpcs() -> Iterator[None]:
+    """One RPC thread: registrations then reach the mock monitor in the order the program sends
+    them (in pulumi's default pool a preempted thread lets a later registration overtake)."""
+    previous = asyncio.get_event_loop()
+    loop = asyncio.new_event_loop()
+    loop.set_default_executor(ThreadPoolExecutor(max_workers=1))
+    asyncio.set_event_loop(loop)
+    try:
+        yield
+    finally:
+        asyncio.set_event_loop(previous)
+        loop.close()
+
+
+@pytest.mark.usefixtures("serial_rpcs")
 @pytest.mark.parametrize(
     ("stack", "first"),
     [

@@ -3,9 +3,11 @@
 The SDK's provider server reports any exception a provider method raises with
 `traceback.format_exc()`, so every failed step (a refused adoption, a unit that did not apply,
 bad unit data) showed 10-30 lines of SDK and provider frames above the one line that says what
-went wrong. `format_exc` honours `sys.tracebacklimit`; the provider process sets it to 0 when the
-SDK configures a provider (`quiet_tracebacks`, called from `configure`, which only that process
-runs), so a failure shows as `<error type>: <message>` (and its causes' messages).
+went wrong. `format_exc` honours `sys.tracebacklimit`; the SDK's provider host
+(`python -m pulumi.dynamic`) sets it to 0 when it configures a provider (`quiet_tracebacks`,
+called from `configure`), so a failure shows as `<error type>: <message>` (and its causes'
+messages). Only that process: anywhere else (tests configure providers in-process, the CLI) a
+limit of 0 would also empty `traceback.extract_stack()`, which the Pulumi SDK itself uses.
 
 Errors raised on purpose (`ConfigHubError`, and `ValueError` for bad input, which includes
 pydantic's validation errors) say what is wrong and where; their frames help nobody. Anything
@@ -37,9 +39,19 @@ class ProviderBug(Exception):
 PASSED_ON: tuple[type[BaseException], ...] = (*EXPECTED, ProviderBug)  # raised as they are
 
 
+PROVIDER_HOST = "pulumi.dynamic.__main__"  # the module the SDK's provider host runs as __main__
+
+
+def in_provider_host() -> bool:
+    """True in the process the SDK runs dynamic providers in."""
+    spec = getattr(sys.modules.get("__main__"), "__spec__", None)
+    return getattr(spec, "name", None) == PROVIDER_HOST
+
+
 def quiet_tracebacks() -> None:
-    """Report provider failures by message (this process only; see the module docstring)."""
-    sys.tracebacklimit = 0
+    """In the provider host, report provider failures by message (see the module docstring)."""
+    if in_provider_host():
+        sys.tracebacklimit = 0
 
 
 def reported(method: F, where: str) -> F:

@@ -10,11 +10,15 @@ from typing import Any
 
 import pytest
 
+from components.confighub import reporting
 from components.confighub.base import EntityProvider
 from components.confighub.errors import AdoptionRefusedError, ConfigHubError
 from components.confighub.release import ReleaseProvider
 from components.confighub.reporting import LIFECYCLE, ProviderBug, ReportsErrors, quiet_tracebacks
+from components.confighub.space import SpaceProvider
 from components.confighub.unit import UnitProvider
+
+from .conftest import configure
 
 
 class Broken(ReportsErrors):
@@ -42,8 +46,11 @@ def sdk_report(call: Any) -> str:
 
 @pytest.fixture
 def provider_process(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(sys, "tracebacklimit", 1000, raising=False)  # restored after the test
+    """As in the SDK's provider host (`python -m pulumi.dynamic`); restored after the test."""
+    monkeypatch.setattr(sys, "tracebacklimit", 1000, raising=False)
+    monkeypatch.setattr(reporting, "in_provider_host", lambda: True)
     quiet_tracebacks()
+    assert sys.tracebacklimit == 0
 
 
 def test_an_error_raised_on_purpose_reads_as_its_message(provider_process: None) -> None:
@@ -74,3 +81,15 @@ def test_every_lifecycle_method_of_every_provider_is_reported() -> None:
             if method is not None:
                 assert getattr(method, "_reported", False), f"{cls.__name__}.{name}"
     assert issubclass(ConfigHubError, Exception)
+
+
+def test_only_the_provider_host_quiets_tracebacks(hub: Any, confighub_server: Any) -> None:
+    """Tests (and any other process) configure providers in-process: a limit of 0 there would
+    also empty `traceback.extract_stack()`, which the Pulumi SDK uses to register a resource.
+    (`hub` resets the connection afterwards.)"""
+    before = getattr(sys, "tracebacklimit", None)
+    assert not reporting.in_provider_host()
+    configure(SpaceProvider(), confighub_server.url, confighub_server.token)
+    configure(ReleaseProvider(), confighub_server.url, confighub_server.token)
+    assert getattr(sys, "tracebacklimit", None) == before
+    assert traceback.extract_stack()

@@ -119,8 +119,8 @@ class UnitProvider(EntityProvider):
     }
 
     def configure(self, req: ConfigureRequest) -> None:
-        """In the engine's provider process (the only caller of configure), checks plan from
-        one listing per space (`unit_listing`)."""
+        """In the engine's provider process, checks plan from one listing per space
+        (`unit_listing`). Tests that configure a provider in-process reset it afterwards."""
         super().configure(req)
         SPACE_UNITS.enable()
 
